@@ -1,0 +1,16 @@
+"""Choose the embedder from settings; the only place that knows the backends' names."""
+
+from __future__ import annotations
+
+from rag.embedders.base import Embedder
+from rag.settings import Settings
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "fake":
+        from rag.embedders.fake import FakeEmbedder
+
+        return FakeEmbedder()
+    from rag.embedders.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder()

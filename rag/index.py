@@ -1,0 +1,219 @@
+"""Stage 3b — the persisted FAISS index: build, save atomically, load with verification.
+
+Layout under `index_dir`:
+    CURRENT                      name of the live generation (swapped atomically: the commit point)
+    gen-<time>-<rand>/index.faiss
+    gen-<time>-<rand>/chunks.jsonl
+    gen-<time>-<rand>/manifest.json   written last, with hashes of the two files above
+
+A writer builds a new generation beside the live one and only then swaps CURRENT, so a crash
+at any point leaves the previous index loadable. Only FAISS's own format and JSON are read:
+no pickles.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.documents import Article
+from rag.embedders import Embedder
+from rag.settings import Settings
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+class IndexLoadError(RuntimeError):
+    """The index is missing or does not match what the settings ask for; the message says how."""
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def corpus_fingerprint(articles: Iterable[Article]) -> dict[str, dict]:
+    return {a.doc_id: {"sha256": a.sha256, "title": a.title} for a in articles}
+
+
+def chunking_params(settings: Settings) -> dict:
+    return {"splitter": "RecursiveCharacterTextSplitter", "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap}
+
+
+@dataclass
+class VectorIndex:
+    chunks: list[Chunk]
+    vectors: np.ndarray  # float32 (n, dim), L2-normalised
+    manifest: dict
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        return self.manifest["documents"]
+
+    def is_current(self, articles: list[Article], settings: Settings, embedder: Embedder) -> bool:
+        """True when the corpus, chunking and embedder are exactly what this index was built from."""
+        return (
+            self.manifest["documents"] == corpus_fingerprint(articles)
+            and self.manifest["chunking"] == chunking_params(settings)
+            and self.manifest["embedding_model"] == embedder.name
+        )
+
+    def as_vectorstore(self, embedder: Embedder):
+        """A LangChain FAISS store over the same vectors (inner product = cosine)."""
+        import faiss
+        from langchain_community.docstore.in_memory import InMemoryDocstore
+        from langchain_community.vectorstores import FAISS
+        from langchain_community.vectorstores.utils import DistanceStrategy
+        from langchain_core.documents import Document
+
+        index = faiss.IndexFlatIP(self.vectors.shape[1])
+        if len(self.vectors):
+            index.add(self.vectors)
+        docs = {c.chunk_id: Document(page_content=c.text, metadata=c.to_dict(), id=c.chunk_id)
+                for c in self.chunks}
+        return FAISS(
+            embedding_function=embedder,
+            index=index,
+            docstore=InMemoryDocstore(docs),
+            index_to_docstore_id={i: c.chunk_id for i, c in enumerate(self.chunks)},
+            distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
+        )
+
+
+def embed_chunks(chunks: list[Chunk], embedder: Embedder, batch_size: int = 64, progress=None) -> np.ndarray:
+    """Embed in batches so a progress bar can advance; returns float32 (n, dim)."""
+    out = np.zeros((len(chunks), embedder.dimension), dtype="float32")
+    for i in range(0, len(chunks), batch_size):
+        batch = chunks[i : i + batch_size]
+        out[i : i + len(batch)] = np.asarray(embedder.embed_documents([c.text for c in batch]), "float32")
+        if progress:
+            progress(len(batch))
+    return out
+
+
+def build_index(
+    articles: list[Article], chunks: list[Chunk], embedder: Embedder, settings: Settings, progress=None
+) -> VectorIndex:
+    vectors = embed_chunks(chunks, embedder, progress=progress)
+    return VectorIndex(chunks, vectors, _manifest(articles, chunks, embedder, settings))
+
+
+def extend_index(
+    current: VectorIndex, articles: list[Article], chunks: list[Chunk], embedder: Embedder,
+    settings: Settings, progress=None,
+) -> VectorIndex:
+    """Add new articles' chunks without re-embedding the existing ones."""
+    vectors = embed_chunks(chunks, embedder, progress=progress)
+    all_chunks = current.chunks + chunks
+    docs = dict(current.documents) | corpus_fingerprint(articles)
+    manifest = _manifest([], all_chunks, embedder, settings) | {"documents": docs}
+    return VectorIndex(all_chunks, np.vstack([current.vectors, vectors]), manifest)
+
+
+def _manifest(articles, chunks, embedder: Embedder, settings: Settings) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": embedder.name,
+        "dimension": embedder.dimension,
+        "chunking": chunking_params(settings),
+        "documents": corpus_fingerprint(articles),
+        "chunk_count": len(chunks),
+    }
+
+
+@contextmanager
+def _write_lock(index_dir: Path):
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def save_index(index: VectorIndex, index_dir: Path) -> Path:
+    """Write a new generation, then swap CURRENT to it; older generations are removed after."""
+    import faiss
+
+    with _write_lock(index_dir):
+        gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        gen.mkdir()
+        flat = faiss.IndexFlatIP(index.vectors.shape[1])
+        if len(index.vectors):
+            flat.add(index.vectors)
+        faiss.write_index(flat, str(gen / "index.faiss"))
+        lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in index.chunks)
+        _fsync_write(gen / "chunks.jsonl", lines.encode("utf-8"))
+        manifest = dict(index.manifest, files={
+            name: _sha256_file(gen / name) for name in ("index.faiss", "chunks.jsonl")
+        }, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+        tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
+        _fsync_write(tmp, gen.name.encode())
+        os.replace(tmp, index_dir / CURRENT)  # the commit point
+        index.manifest = manifest
+        for old in index_dir.glob("gen-*"):
+            if old != gen:
+                shutil.rmtree(old, ignore_errors=True)
+        return gen
+
+
+def load_index(index_dir: Path, embedder: Embedder | None = None) -> VectorIndex:
+    """Load the live generation and verify it against its manifest (and the embedder, if given)."""
+    import faiss
+
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexLoadError(f"no index in {index_dir}: run `rag index rebuild`")
+    gen = index_dir / pointer.read_text().strip()
+    manifest_path = gen / "manifest.json"
+    if not manifest_path.is_file():
+        raise IndexLoadError(f"index generation {gen.name} has no manifest: run `rag index rebuild`")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
+    for name, expected in manifest["files"].items():
+        if not (gen / name).is_file() or _sha256_file(gen / name) != expected:
+            raise IndexLoadError(f"index file {name} does not match its manifest (corrupted?): rebuild it")
+    if embedder is not None and (manifest["embedding_model"], manifest["dimension"]) != (
+        embedder.name, embedder.dimension
+    ):
+        raise IndexLoadError(
+            f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
+            f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
+        )
+    with (gen / "chunks.jsonl").open(encoding="utf-8") as fh:
+        chunks = [Chunk(**json.loads(line)) for line in fh]
+    flat = faiss.read_index(str(gen / "index.faiss"))
+    if not (flat.ntotal == len(chunks) == manifest["chunk_count"]) or flat.d != manifest["dimension"]:
+        raise IndexLoadError(
+            f"index holds {flat.ntotal} vectors of {flat.d}d and {len(chunks)} chunks, manifest says "
+            f"{manifest['chunk_count']} of {manifest['dimension']}d: rebuild it"
+        )
+    vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), "float32")
+    return VectorIndex(chunks, np.asarray(vectors, dtype="float32"), manifest)

@@ -1,0 +1,27 @@
+"""The LLM contract: stream the reply to a list of chat messages, token by token."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class LLMError(RuntimeError):
+    """The backend could not produce an answer (unreachable endpoint, missing model...)."""
+
+
+class LLM(ABC):
+    name: str
+
+    @abstractmethod
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        """Yield pieces of the reply as the model produces them."""
+
+    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature))

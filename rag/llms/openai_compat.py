@@ -1,0 +1,32 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) via LangChain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rag.llms.base import LLM, LLMError, Message
+
+
+class OpenAICompatLLM(LLM):
+    def __init__(self, model: str, base_url: str | None, api_key: str | None, timeout: float):
+        from langchain_openai import ChatOpenAI
+
+        self.name = f"openai:{model}"
+        self._chat = ChatOpenAI(
+            model=model,
+            base_url=base_url,
+            # Self-hosted servers (vLLM, Ollama, llama.cpp) accept any key, but the client wants one.
+            api_key=api_key or "not-needed",
+            timeout=timeout,
+            max_retries=1,
+        )
+
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        try:
+            for chunk in self._chat.stream(
+                [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, temperature=temperature
+            ):
+                if chunk.content:
+                    yield chunk.content
+        except Exception as exc:  # the client raises many types; callers need one
+            raise LLMError(f"{self.name}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,43 @@
+"""Prompt templates live in `prompts/*.toml` with declared variables; one function renders them.
+
+Rendering checks that the template uses exactly the declared variables and that the caller
+supplies exactly those, so a template edit cannot silently drop the question or the passages.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from rag.llms import Message
+
+
+class PromptError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=32)
+def _load(path: Path) -> dict:
+    if not path.is_file():
+        raise PromptError(f"prompt template not found: {path}")
+    spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    declared = set(spec.get("variables", []))
+    used = {field for part in ("system", "user") for _, field, _, _ in string.Formatter().parse(spec[part])
+            if field}
+    if used != declared:
+        raise PromptError(f"{path.name}: template uses {sorted(used)} but declares {sorted(declared)}")
+    return spec
+
+
+def render(prompts_dir: Path, name: str, **variables: str) -> list[Message]:
+    """Render `prompts/<name>.toml` into chat messages."""
+    spec = _load(prompts_dir / f"{name}.toml")
+    declared = set(spec["variables"])
+    if set(variables) != declared:
+        raise PromptError(f"prompt {name} needs {sorted(declared)}, got {sorted(variables)}")
+    return [
+        {"role": "system", "content": spec["system"].format(**variables)},
+        {"role": "user", "content": spec["user"].format(**variables)},
+    ]

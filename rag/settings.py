@@ -1,0 +1,91 @@
+"""One typed settings tree: defaults < config file (TOML) < environment < explicit overrides.
+
+Built once by the entry point (CLI, UI, eval harness) with `load_settings` and passed down;
+nothing reads settings at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LocalModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+
+_config_file: ContextVar[Path | None] = ContextVar("_config_file", default=None)
+
+
+def _openai_alias(name: str) -> AliasChoices:
+    """Accept the field name, RAG_-prefixed env var and the standard OpenAI env var."""
+    return AliasChoices(name, f"RAG_{name.upper()}", name.upper())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", populate_by_name=True)
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    model_cache_dir: Path = Path.home() / ".cache" / "kuril-rag" / "models"
+
+    # chunking
+    chunk_size: int = Field(900, ge=100, description="max characters per chunk")
+    chunk_overlap: int = Field(150, ge=0)
+
+    # embeddings
+    embedder: Literal["minilm", "fake"] = "minilm"
+
+    # retrieval
+    k: int = Field(4, ge=1, le=20, description="passages given to the LLM")
+    fetch_k: int = Field(20, ge=1, description="candidates per retriever before fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+    min_relevance: float = Field(
+        0.25, description="best dense cosine below this means nothing relevant was found: abstain"
+    )
+
+    # generation
+    llm: Literal["auto", "local", "openai", "fake"] = Field(
+        "auto", description="auto = openai when OPENAI_BASE_URL/OPENAI_API_KEY is set, else local"
+    )
+    local_model: LocalModel = "qwen2.5-coder-1.5b"
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    max_tokens: int = Field(256, ge=16)
+    temperature: float = 0.0
+    openai_base_url: str | None = Field(None, validation_alias=_openai_alias("openai_base_url"))
+    openai_api_key: str | None = Field(None, validation_alias=_openai_alias("openai_api_key"))
+    openai_model: str = Field("gpt-4o-mini", validation_alias=_openai_alias("openai_model"))
+    request_timeout_s: float = 120.0
+
+    # input limits
+    max_question_chars: int = 2000
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        path = _config_file.get()
+        sources = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides) -> Settings:
+    """Build the settings once. The config file is `config_file`, else $RAG_CONFIG, else ./rag.toml."""
+    path = config_file or os.environ.get("RAG_CONFIG")
+    if path is None and (Path.cwd() / "rag.toml").is_file():
+        path = Path.cwd() / "rag.toml"
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    token = _config_file.set(Path(path) if path else None)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _config_file.reset(token)
