@@ -35,7 +35,9 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _WORD = re.compile(r"[^\W\d_]+")
-_LINEBREAK_HYPHEN = re.compile(r"([^\W\d_])-[ \t]*\n[ \t]*([a-z])")
+_LINEBREAK_HYPHEN = re.compile(r"([^\W\d_])-[ \t]*\n(?:[ \t]*\n)*[ \t]*([a-z])")
+_EMPHASIS = re.compile(r"\*([^\s*][^*\n]*?)\*")
+_SENTENCE_END = tuple(".!?:;\"”’)]")
 _INWORD_HYPHEN = re.compile(r"\b([^\W\d_]+)-([a-z]+)\b")
 
 
@@ -81,7 +83,8 @@ def clean_text(raw: str, drop_lines: set[str] = frozenset()) -> str:
 
     Undoes line-break hyphenation ("Vladivos-\\ntok") always, and mid-word hyphenation
     ("annou-nced") when the joined word is a known word while a fragment is not, so real
-    compounds ("visa-free", "re-election") survive. `drop_lines` removes repeated bylines.
+    compounds ("visa-free", "re-election") survive. Rejoins sentences cut by page breaks and
+    drops Markdown emphasis. `drop_lines` removes repeated bylines.
     """
     text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u00a0", " ").replace("\ufeff", "")
@@ -96,13 +99,17 @@ def clean_text(raw: str, drop_lines: set[str] = frozenset()) -> str:
         return match.group(0)
 
     text = _INWORD_HYPHEN.sub(join, text)
+    text = _EMPHASIS.sub(r"\1", text)
     drop = {d.casefold() for d in drop_lines}
-    paragraphs = []
+    paragraphs: list[str] = []
     for line in text.split("\n"):
         line = re.sub(r"[ \t]+", " ", line).strip()
         if not line or _BOILERPLATE.match(line) or line.casefold() in drop:
             continue
-        paragraphs.append(line)
+        if paragraphs and line[0].islower() and not paragraphs[-1].endswith(_SENTENCE_END):
+            paragraphs[-1] += " " + line  # a sentence cut by a page or column break
+        else:
+            paragraphs.append(line)
     return "\n\n".join(paragraphs)
 
 

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` (install, build the index, start the chat) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install browser bench eval clean
+
+run: $(STAMP)
+	$(BIN)/rag index info >/dev/null 2>&1 || $(BIN)/rag index rebuild
+	$(BIN)/rag serve
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+install: $(STAMP)
+
+# torch goes first and pinned: 2.13.0 is the CPU wheel on disk, anything else pulls CUDA packages.
+# llama-cpp-python compiles from source the first time (~10 min); pip caches the wheel after that.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+eval: $(STAMP)
+	$(BIN)/rag eval --compare-baselines --out evals/latest
+
+clean:
+	rm -rf $(VENV) index/CURRENT index/gen-*

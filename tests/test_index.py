@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag.chunking import chunk_articles
+from rag.documents import load_corpus
+from rag.embedders.fake import FakeEmbedder
+from rag.index import CURRENT, IndexLoadError, build_index, load_index, save_index
+from rag.ingest import ensure_index
+from tests.conftest import CORPUS
+
+
+@pytest.fixture
+def built(fake_settings):
+    articles = load_corpus(CORPUS)
+    chunks = chunk_articles(articles, fake_settings.chunk_size, fake_settings.chunk_overlap)
+    index = build_index(articles, chunks, FakeEmbedder(), fake_settings)
+    save_index(index, fake_settings.index_dir)
+    return index, fake_settings
+
+
+def test_round_trip_keeps_chunks_vectors_and_manifest(built):
+    index, settings = built
+    loaded = load_index(settings.index_dir, FakeEmbedder())
+    assert [c.chunk_id for c in loaded.chunks] == [c.chunk_id for c in index.chunks]
+    assert loaded.vectors.shape == index.vectors.shape
+    manifest = loaded.manifest
+    assert manifest["chunk_count"] == len(index.chunks) and manifest["dimension"] == 256
+    assert manifest["embedding_model"] == "fake-hashed-bow"
+    assert set(manifest["documents"]) == {a.doc_id for a in load_corpus(CORPUS)}
+    assert manifest["chunking"]["chunk_size"] == settings.chunk_size
+
+
+def test_refuses_other_embedder_and_tampered_files(built):
+    _, settings = built
+    with pytest.raises(IndexLoadError, match="built with fake-hashed-bow"):
+        load_index(settings.index_dir, _Other())
+    gen = settings.index_dir / (settings.index_dir / CURRENT).read_text()
+    with (gen / "chunks.jsonl").open("a") as fh:
+        fh.write(json.dumps({"chunk_id": "x", "doc_id": "x", "title": "x", "start": 0, "end": 1, "text": "x"}) + "\n")
+    with pytest.raises(IndexLoadError, match="chunks.jsonl does not match its manifest"):
+        load_index(settings.index_dir)
+
+
+class _Other(FakeEmbedder):
+    name = "other-model"
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexLoadError, match="rag index rebuild"):
+        load_index(tmp_path / "nothing")
+
+
+def test_exception_mid_write_leaves_previous_index(built, monkeypatch):
+    index, settings = built
+    before = load_index(settings.index_dir).manifest["created"]
+    import rag.index as index_module
+
+    real = index_module._fsync_write
+
+    def fail_on_manifest(path, data):
+        if path.name == "manifest.json":
+            raise OSError("disk full")
+        real(path, data)
+
+    monkeypatch.setattr(index_module, "_fsync_write", fail_on_manifest)
+    with pytest.raises(OSError, match="disk full"):
+        save_index(index, settings.index_dir)
+    assert load_index(settings.index_dir).manifest["created"] == before
+
+
+def test_killed_writer_leaves_previous_index(built):
+    """SIGKILL the writer just before the commit point: the old generation still loads."""
+    _, settings = built
+    before = load_index(settings.index_dir).manifest
+    script = f"""
+import os, signal
+import rag.index as ix
+from rag.settings import load_settings
+from rag.ingest import rebuild_index
+from rag.embedders.fake import FakeEmbedder
+real = os.replace
+def die(src, dst):
+    if str(dst).endswith("CURRENT"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+ix.os.replace = die
+settings = load_settings(embedder="fake", index_dir={str(settings.index_dir)!r}, chunk_size=500)
+rebuild_index(settings, FakeEmbedder())
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()
+    after = load_index(settings.index_dir, FakeEmbedder())
+    assert after.manifest == before  # the half-written chunk_size=500 generation is not live
+    assert len(list(settings.index_dir.glob("gen-*"))) == 2  # it was written, just never committed
+
+
+def test_rebuilds_only_when_corpus_or_settings_change(built):
+    index, settings = built
+    embedder = FakeEmbedder()
+    assert ensure_index(settings, embedder).manifest["created"] == index.manifest["created"]
+    changed = settings.model_copy(update={"chunk_size": 500})
+    rebuilt = ensure_index(changed, embedder)
+    assert rebuilt.manifest["chunking"]["chunk_size"] == 500
+    assert len(rebuilt.chunks) > len(index.chunks)

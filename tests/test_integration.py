@@ -1,0 +1,37 @@
+"""The real path: MiniLM embeddings, FAISS, and the bundled llama.cpp model, through the CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag.documents import load_corpus
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def answer(tmp_path_factory):
+    index_dir = tmp_path_factory.mktemp("index")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--llm", "local",
+         "What did the 1956 Japanese-Soviet declaration provide?"],
+        capture_output=True, text=True, timeout=900,
+        env={**__import__("os").environ, "RAG_INDEX_DIR": str(index_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_real_model_answers_with_valid_citations(answer):
+    assert answer["model"].startswith("local:qwen2.5-coder")
+    assert not answer["abstained"], answer
+    assert "shikotan" in answer["answer"].lower() or "habomai" in answer["answer"].lower()
+    texts = {a.doc_id: a.text for a in load_corpus(CORPUS)}
+    numbers = {c["n"] for c in answer["citations"]}
+    assert numbers and all(f"[{n}]" in answer["answer"] for n in numbers)
+    for c in answer["citations"]:
+        assert texts[c["doc_id"]][c["start"] : c["end"]] == c["text"]
+    assert any("Shikotan" in c["text"] for c in answer["citations"])
