@@ -1,5 +1,150 @@
-"""`rag eval`: placeholder until the harness lands."""
+"""`rag eval` scores the assistant against the gold set; `rag eval compare A B` diffs two runs.
+
+Only typer loads at import time (`rag --help` must stay instant); the harness, the models and
+rag.cli's helpers load inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
-eval_app = typer.Typer(help="Evaluate the assistant against the gold set.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate the assistant against the gold set: with no command, run the evaluation.")
+
+GoldOpt = Annotated[Optional[Path], typer.Option("--gold", help="gold JSONL file (default: evals/gold.jsonl)")]
+SplitOpt = Annotated[str, typer.Option(help="dev | heldout | all")]
+RetrievalOnlyOpt = Annotated[bool, typer.Option("--retrieval-only", help="score retrieval only (no LLM)")]
+LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="auto | local | openai | fake")]
+ModelOpt = Annotated[Optional[str], typer.Option("--local-model", help="qwen2.5-coder-0.5b | qwen2.5-coder-1.5b")]
+KOpt = Annotated[Optional[int], typer.Option(
+    "--k", min=1, max=20, help="passages given to the LLM (retrieval is always ranked to 10)")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="run folder (default: evals/runs/<UTC time>)")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N selected questions")]
+BaselinesOpt = Annotated[bool, typer.Option(
+    "--compare-baselines", help="also run BM25-only, dense-only, hybrid and closed-book baselines")]
+FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
+    "--fail-under", metavar="METRIC=VALUE",
+    help="exit 1 when a metrics.json metric (e.g. retrieval.recall@5) is below VALUE; repeatable")]
+JudgeOpt = Annotated[bool, typer.Option(
+    "--judge/--no-judge", help="LLM-judged faithfulness and correctness when an OpenAI-compatible endpoint is set")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="TOML settings file (else $RAG_CONFIG, ./rag.toml)")]
+
+
+def _gold_path(gold: Path | None) -> Path:
+    from rag.cli import fail
+
+    from evals.harness import GOLD
+
+    path = gold or GOLD
+    if not path.is_file():
+        fail(f"gold set not found: {path}")
+    return path
+
+
+@eval_app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context, gold: GoldOpt = None, split: SplitOpt = "all", retrieval_only: RetrievalOnlyOpt = False,
+    llm: LLMOpt = None, local_model: ModelOpt = None, k: KOpt = None, out: OutOpt = None, limit: LimitOpt = None,
+    compare_baselines: BaselinesOpt = False, fail_under: FailUnderOpt = None, judge: JudgeOpt = True,
+    config: ConfigOpt = None,
+):
+    """Run the gold set and write metrics.json, results.jsonl, report.md, report.html and qrels.tsv."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import time
+    from datetime import datetime, timezone
+
+    from rag.cli import build_assistant, handle_errors, fail, _settings, progress_factory
+    from rag.settings import PROJECT_ROOT
+
+    from evals import harness, report
+
+    if split not in ("dev", "heldout", "all"):
+        fail(f"--split must be dev, heldout or all, not {split!r}")
+    try:
+        thresholds = [harness.parse_threshold(t) for t in fail_under or []]
+    except ValueError as exc:
+        fail(f"--fail-under: {exc}")
+    gold_path = _gold_path(gold)
+    settings = build_settings(config, k=k, llm=llm, local_model=local_model)
+    started = datetime.now(timezone.utc)
+    out = out or PROJECT_ROOT / "evals" / "runs" / started.strftime("%Y%m%d-%H%M%S")
+    answer = not retrieval_only
+    clock = time.perf_counter()
+    with handle_errors():
+        assistant = build_assistant(settings)
+        corpus = harness.Corpus.of(assistant)
+        try:
+            records, problems = harness.load_gold_set(gold_path, corpus.articles)
+        except (OSError, ValueError) as exc:
+            fail(f"gold set: {exc}")
+        for problem in problems:
+            typer.secho(f"warning: gold: {problem}", fg=typer.colors.YELLOW, err=True)
+        selected = harness.select(records, split, limit)
+        if not selected:
+            fail(f"no gold questions in split {split!r}")
+        if not judge:
+            judge_llm, skipped = None, "--no-judge"
+        elif retrieval_only:
+            judge_llm, skipped = None, "retrieval-only run"
+        else:
+            judge_llm, skipped = harness.make_judge(settings)
+        if skipped:
+            typer.echo(f"judge tier skipped: {skipped}", err=True)
+        rows = harness.run(assistant, selected, corpus, answer=answer, judge=judge_llm,
+                           progress_factory=progress_factory, label="answering" if answer else "retrieving")
+        info = {"mode": "full" if answer else "retrieval-only", "split": split, "gold": str(gold_path),
+                "k": settings.k, "embedder": assistant.embedder.name, "llm": assistant.llm.name if answer else None,
+                "judge": judge_llm.name if judge_llm else None, "started": started.isoformat(timespec="seconds")}
+        metrics = {"run": info} | harness.summarize(rows)
+        if "judge" not in metrics:
+            metrics["judge"] = {"skipped": skipped or "no answers to grade"}
+        if compare_baselines:
+            metrics["baselines"] = harness.run_baselines(assistant, selected, corpus, answer=answer,
+                                                         progress_factory=progress_factory)
+    metrics["run"]["seconds"] = round(time.perf_counter() - clock, 1)
+    written = harness.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus))
+    typer.echo(report.text_table(*report.metric_table(metrics)))
+    typer.echo(f"\nwrote {', '.join(str(p) for p in written)}")
+    try:
+        below = harness.below_thresholds(metrics, thresholds)
+    except KeyError as exc:
+        fail(f"--fail-under: {exc.args[0]}")
+    for line in below:
+        typer.secho(f"FAIL {line}", fg=typer.colors.RED, err=True)
+    if below:
+        raise typer.Exit(1)
+
+
+@eval_app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="baseline run folder (A)")],
+    run_b: Annotated[Path, typer.Argument(help="new run folder (B)")],
+):
+    """Print per-metric deltas (B − A) and the questions whose outcome or metrics changed."""
+    from rag.cli import fail
+
+    from evals.harness import load_run
+    from evals.report import comparison
+
+    try:
+        runs = load_run(run_a), load_run(run_b)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read run: {exc}")
+    typer.echo(comparison(*runs))
+
+
+@eval_app.command()
+def qrels(
+    gold: GoldOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder (default: evals/qrels)")] = None,
+):
+    """Write article-level BEIR qrels (query-id, corpus-id = doc_id, score) per split from the gold set."""
+    from evals.gold import load_gold
+    from evals.harness import QRELS_DIR, export_doc_qrels
+
+    for path in export_doc_qrels(load_gold(_gold_path(gold)), out or QRELS_DIR):
+        typer.echo(f"wrote {path}")

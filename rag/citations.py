@@ -25,7 +25,10 @@ _ABSTAIN = re.compile(
     re.IGNORECASE,
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=\S)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
+# "St. Petersburg", "Mr. Abe", "U.S. bases": a period that does not end a sentence.
+_ABBREVIATION = re.compile(r"(?:\b(?:St|Mr|Mrs|Ms|Dr|Prof|Gen|Jr|Sr|No|vs|etc|cf|e\.g|i\.e)|\b[A-Z])\.$")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
     "the a an and or but of to in on at by for with from as is are was were be been being this that these "
@@ -42,14 +45,20 @@ def content_words(text: str) -> set[str]:
 
 
 def support(sentence: str, passage_text: str) -> float:
+    """Share of the sentence's content words found in the passage; 0 when the sentence states a
+    number (year, figure) the passage does not contain, the commonest small-model invention."""
     words = content_words(sentence)
-    return len(words & content_words(passage_text)) / len(words) if words else 0.0
+    if not words or not set(_NUMBER.findall(sentence)) <= set(_NUMBER.findall(passage_text)):
+        return 0.0
+    return len(words & content_words(passage_text)) / len(words)
 
 
 def split_sentences(text: str) -> list[str]:
     """Split after . ! ? keeping any trailing [n] markers with the sentence they follow."""
     parts, last = [], 0
     for m in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION.search(text[last : m.start()]):
+            continue
         parts.append(text[last : m.end(1)].strip())
         last = m.end()
     parts.append(text[last:].strip())

@@ -27,12 +27,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object (pe
 BatchOpt = Annotated[Optional[Path], typer.Option("--batch", help="JSONL file of {question, id?} lines")]
 
 
-def _fail(message: str, code: int = 2):
+def fail(message: str, code: int = 2):
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
-def _settings(config: Path | None, **overrides):
+def build_settings(config: Path | None, **overrides):
     from pydantic import ValidationError
 
     from rag.settings import load_settings
@@ -40,7 +40,7 @@ def _settings(config: Path | None, **overrides):
     try:
         return load_settings(config, **overrides)
     except (ValidationError, FileNotFoundError) as exc:
-        _fail(f"bad settings: {exc}")
+        fail(f"bad settings: {exc}")
 
 
 def progress_factory(total: int, label: str):
@@ -66,7 +66,7 @@ def _stderr():
 
 
 @contextmanager
-def _errors():
+def handle_errors():
     """Turn the library's expected failures into a clear message and exit code 2."""
     from rag.documents import DocumentError
     from rag.index import IndexLoadError
@@ -76,14 +76,14 @@ def _errors():
     try:
         yield
     except InvalidQuestion as exc:
-        _fail(f"invalid question: {exc}")
+        fail(f"invalid question: {exc}")
     except DocumentError as exc:
-        _fail(f"{exc} (nothing was added; the index is unchanged)")
+        fail(f"{exc} (nothing was added; the index is unchanged)")
     except (IndexLoadError, LLMError) as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
 
 
-def _assistant(settings):
+def build_assistant(settings):
     from rag.service import Assistant
 
     return Assistant.from_settings(settings, progress_factory=progress_factory)
@@ -94,16 +94,16 @@ def _read_batch(path: Path) -> list[dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read batch file {path}: {exc}")
+        fail(f"cannot read batch file {path}: {exc}")
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            _fail(f"{path}:{n}: not valid JSON ({exc.msg})")
+            fail(f"{path}:{n}: not valid JSON ({exc.msg})")
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            _fail(f"{path}:{n}: each line needs a string field 'question'")
+            fail(f"{path}:{n}: each line needs a string field 'question'")
         items.append(item)
     return items
 
@@ -113,14 +113,14 @@ def _questions(question: str | None, batch: Path | None, max_chars: int) -> list
     from rag.questions import InvalidQuestion, validate_question
 
     if (question is None) == (batch is None):
-        _fail("give a QUESTION or --batch FILE (not both)")
+        fail("give a QUESTION or --batch FILE (not both)")
     items = _read_batch(batch) if batch else [{"question": question}]
     for n, item in enumerate(items, start=1):
         try:
             validate_question(item["question"], max_chars)
         except InvalidQuestion as exc:
             where = f"{batch}: question {item.get('id', n)}: " if batch else ""
-            _fail(f"invalid question: {where}{exc}")
+            fail(f"invalid question: {where}{exc}")
     return items
 
 
@@ -131,12 +131,12 @@ def ask(
     as_json: JsonOpt = False, batch: BatchOpt = None, config: ConfigOpt = None,
 ):
     """Answer a question with numbered citations to the articles."""
-    settings = _settings(config, k=k, llm=llm, local_model=local_model)
+    settings = build_settings(config, k=k, llm=llm, local_model=local_model)
     items = _questions(question, batch, settings.max_question_chars)
-    with _errors():
+    with handle_errors():
         from rag.service import Done, Token
 
-        assistant = _assistant(settings)
+        assistant = build_assistant(settings)
         for item in items:
             if as_json or batch:
                 answer = assistant.ask(item["question"], doc_ids=doc)
@@ -177,11 +177,11 @@ def retrieve(
 ):
     """Show the passages retrieval finds for a question (no LLM)."""
     if mode not in ("hybrid", "dense", "bm25"):
-        _fail(f"--mode must be hybrid, dense or bm25, not {mode!r}")
-    settings = _settings(config, k=k)
+        fail(f"--mode must be hybrid, dense or bm25, not {mode!r}")
+    settings = build_settings(config, k=k)
     items = _questions(question, batch, settings.max_question_chars)
-    with _errors():
-        assistant = _assistant(settings)
+    with handle_errors():
+        assistant = build_assistant(settings)
         for item in items:
             passages = assistant.retrieve(item["question"], doc_ids=doc, mode=mode)
             if as_json or batch:
@@ -200,8 +200,8 @@ def ingest(
     config: ConfigOpt = None,
 ):
     """Add articles to the corpus and the index (exact duplicates are skipped)."""
-    settings = _settings(config)
-    with _errors():
+    settings = build_settings(config)
+    with handle_errors():
         from rag.embedders import make_embedder
         from rag.ingest import ingest_paths
 
@@ -216,8 +216,8 @@ def ingest(
 @index_app.command("info")
 def index_info(config: ConfigOpt = None, as_json: JsonOpt = False):
     """Show the live index's manifest."""
-    settings = _settings(config)
-    with _errors():
+    settings = build_settings(config)
+    with handle_errors():
         from rag.index import load_index
 
         manifest = load_index(settings.index_dir).manifest
@@ -234,8 +234,8 @@ def index_info(config: ConfigOpt = None, as_json: JsonOpt = False):
 @index_app.command("rebuild")
 def index_rebuild(config: ConfigOpt = None):
     """Rebuild the index from the corpus folder."""
-    settings = _settings(config)
-    with _errors():
+    settings = build_settings(config)
+    with handle_errors():
         from rag.embedders import make_embedder
         from rag.ingest import rebuild_index
 
@@ -251,8 +251,8 @@ def serve(
     llm: LLMOpt = None, local_model: ModelOpt = None, config: ConfigOpt = None,
 ):
     """Start the Gradio chat."""
-    settings = _settings(config, llm=llm, local_model=local_model)
-    with _errors():
+    settings = build_settings(config, llm=llm, local_model=local_model)
+    with handle_errors():
         from ui.app import launch
 
         launch(settings, host=host, port=port, share=share)

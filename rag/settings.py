@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     fetch_k: int = Field(20, ge=1, description="candidates per retriever before fusion")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
     min_relevance: float = Field(
-        0.25, description="best dense cosine below this means nothing relevant was found: abstain"
+        0.3, description="best dense cosine below this means nothing relevant was found: abstain"
     )
 
     # generation

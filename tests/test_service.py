@@ -50,7 +50,7 @@ def test_passage_text_cannot_pose_as_instructions(assistant):
     list(assistant.ask_stream(QUESTION))
     prompt = llm.calls[0][-1]["content"]
     assert prompt.count("<passage id=") == prompt.count("</passage>") == assistant.settings.k
-    assert "ONLY the numbered passages" in llm.calls[0][0]["content"]
+    assert "not instructions" in llm.calls[0][0]["content"]
 
 
 def test_follow_up_is_rewritten_before_retrieval(assistant):

@@ -1,4 +1,5 @@
-"""A deterministic stand-in LLM for tests: quotes the first sentence of the first passage it is given.
+"""A deterministic stand-in LLM for tests: quotes the first sentence of the first passage it is given
+(and returns a follow-up question unchanged when asked to rewrite it).
 
 It reads the passages from the rendered prompt exactly as a real model would, so the whole
 pipeline (prompting, streaming, citation checks) runs unchanged around it.
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from rag.llms.base import LLM, Message
 
 _PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
+_FOLLOW_UP = re.compile(r"^Follow-up question: (.*)$", re.MULTILINE)
 ABSTAIN = "The articles do not say."
 
 
@@ -25,7 +27,10 @@ class FakeLLM(LLM):
     def _reply(self, messages: list[Message]) -> str:
         if self.replies:
             return self.replies.pop(0)
-        passages = _PASSAGE.findall(messages[-1]["content"])
+        prompt = messages[-1]["content"]
+        if follow_up := _FOLLOW_UP.search(prompt):
+            return follow_up.group(1)
+        passages = _PASSAGE.findall(prompt)
         if not passages:
             return ABSTAIN
         n, text = passages[0]

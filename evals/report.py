@@ -1,0 +1,323 @@
+"""Render a run as Markdown and as a self-contained HTML page, and compare two runs.
+
+The HTML draws its charts as inline SVG built here (no plotting dependency) and escapes every
+piece of text, since answers, questions and article passages are all untrusted.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from evals import metrics as M
+from evals.harness import SECTIONS, SPLITS, TRACKED
+
+HEADLINE = ("retrieval.recall@5", "retrieval.mrr@10", "answers.key_fact_recall", "answers.token_f1",
+            "citations.validity", "abstention.combined_score", "judge.correctness")
+PALETTE = ("#4472c4", "#ed7d31", "#70ad47", "#7f6fb0", "#c0504d", "#2a9d8f", "#8c564b")
+COMPARE_SKIP = ("run.", "by_type.")
+
+
+def _fmt(name: str, value) -> str:
+    if value is None:
+        return "–"
+    if name.endswith("_ms"):
+        return f"{value:.0f}"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _numbers(block: dict) -> dict[str, float]:
+    """Dotted metric names of a summary, without question counts and non-numeric notes."""
+    sections = [s for s in (*SECTIONS, "latency") if isinstance(block.get(s), dict)]
+    return {f"{s}.{k}": v for s in sections for k, v in block[s].items()
+            if k != "questions" and isinstance(v, (int, float))}
+
+
+def _columns(metrics: dict) -> list[tuple[str, dict]]:
+    """Overall first, then each split on its own: held-out numbers are never mixed into dev's."""
+    splits = metrics.get("by_split", {})
+    return [("all", metrics)] + [(s, splits[s]) for s in SPLITS if s in splits]
+
+
+def metric_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    columns = _columns(metrics)
+    header = ["metric"] + [f"{label} (n={block['questions']})" for label, block in columns]
+    names = list(dict.fromkeys(n for _, block in columns for n in _numbers(block)))
+    rows = [[n] + [_fmt(n, _numbers(block).get(n)) for _, block in columns] for n in names]
+    return header, rows
+
+
+def _type_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    present = [n for n in HEADLINE if n in _numbers(metrics)]
+    header = ["question type", "n"] + present
+    rows = [[t, str(block["questions"])] + [_fmt(n, _numbers(block).get(n)) for n in present]
+            for t, block in metrics.get("by_type", {}).items()]
+    return header, rows
+
+
+def _baseline_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Retrieval modes side by side, then closed-book against this run: what grounding adds."""
+    baselines = metrics.get("baselines", {})
+    groups = [("Retrieval (gold standalone questions)", ["bm25", "dense", "hybrid"], "retrieval"),
+              ("Grounding: closed-book vs this run", ["closed_book"], ("answers", "abstention"))]
+    tables = []
+    for title, names, sections in groups:
+        systems = [(n, _numbers(baselines[n])) for n in names if n in baselines]
+        if not systems:
+            continue
+        systems.append(("this run", _numbers(metrics)))
+        columns = [c for c in dict.fromkeys(c for _, nums in systems for c in nums) if c.startswith(sections)]
+        rows = [[name] + [_fmt(c, nums.get(c)) for c in columns] for name, nums in systems]
+        tables.append((title, ["system"] + [c.split(".", 1)[1] for c in columns], rows))
+    return tables
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """Aligned plain text for the terminal: first column left, numbers right."""
+    widths = [max(map(len, column)) for column in zip(header, *rows)]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in [header, *rows])
+
+
+def _run_line(metrics: dict) -> str:
+    run = metrics.get("run", {})
+    parts = [f"{run.get('mode', '?')} run", f"split {run.get('split', '?')}", f"{metrics['questions']} questions",
+             f"k={run.get('k')}", f"embedder {run.get('embedder')}"]
+    if run.get("llm"):
+        parts.append(f"LLM {run['llm']}")
+    parts.append(f"gold {run.get('gold')}")
+    parts.append(f"{run.get('started', '')} ({run.get('seconds', 0):.0f} s)")
+    return " · ".join(parts)
+
+
+def _judge_line(metrics: dict) -> str:
+    judge = metrics.get("judge", {})
+    if "skipped" in judge:
+        return f"Judge tier skipped: {judge['skipped']}."
+    return f"Judge tier: {judge.get('model', '?')} graded {judge.get('questions', 0)} answers."
+
+
+FACT_MARK = {True: ("✓", "ok"), False: ("✗", "bad"), None: ("•", "")}
+
+
+def _facts(row: dict) -> list[tuple[str, bool | None]]:
+    """Each key fact with whether the answer states it (None in a retrieval-only run: no answer)."""
+    answer = row.get("answer")
+    return [(" / ".join(v), None if answer is None else M.fact_found(answer, v)) for v in row.get("aliases") or []]
+
+
+def _split_rows(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    return [r for r in rows if r["failures"]], [r for r in rows if not r["failures"]]
+
+
+def _evidence(row: dict) -> list[dict]:
+    """What the system pointed at: its citations when it answered, else its top-5 ranking."""
+    if "answer" in row:
+        return row.get("citations", [])
+    return row.get("retrieved", [])[:5]
+
+
+# ---------------------------------------------------------------------------------------- markdown
+
+def _md_cell(text: str) -> str:
+    return escape(str(text), quote=False).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    if not header:
+        return []
+    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(_md_cell, r)) + " |" for r in rows] + [""]
+
+
+def _md_span(s: dict, text_key: str) -> str:
+    mark = " ✓gold" if s.get("relevant") else ""
+    label = f"[{s['n']}] " if "n" in s else (f"#{s['rank']} " if "rank" in s else "")
+    return f"{label}{s['doc_id']} {s['start']}–{s['end']}{mark}: “{s[text_key]}”"
+
+
+def _md_question(row: dict) -> list[str]:
+    lines = [f"### {_md_cell(row['id'])} · {row['question_type']} · {row['split']}", ""]
+    if row["failures"]:
+        lines.append(f"**Failed:** {_md_cell('; '.join(row['failures']))}  ")
+    lines.append(f"**Question:** {_md_cell(row['user_input'])}  ")
+    if row.get("query") != row["user_input"]:
+        lines.append(f"**Searched as:** {_md_cell(row.get('query'))}  ")
+    lines.append("")
+    answered = "answer" in row
+    facts = [f"{FACT_MARK[found][0]} {f}" for f, found in _facts(row)]
+    gold = [_md_span(p, "text") for p in row.get("gold_passages") or []]
+    evidence = [_md_span(s, "quote" if answered else "text") for s in _evidence(row)] or ["(none)"]
+    head = ["gold answer", "cited passages" if answered else "retrieved (top 5)"]
+    cells = ["\n".join([row["reference"], *facts, *gold]), "\n".join(evidence)]
+    if answered:
+        head.insert(0, "answer")
+        cells.insert(0, f"{row['answer']}\noutcome: {row['outcome']}")
+    return lines + _md_table(head, [cells])
+
+
+def markdown(metrics: dict, rows: list[dict]) -> str:
+    failed, passed = _split_rows(rows)
+    lines = ["# Evaluation report", "", _md_cell(_run_line(metrics)), "", "## Metrics", "",
+             "Each split has its own column; the held-out split is never tuned on.", ""]
+    lines += _md_table(*metric_table(metrics))
+    lines += ["## By question type", ""] + _md_table(*_type_table(metrics))
+    for title, header, table in _baseline_tables(metrics):
+        lines += [f"## Baselines: {title}", ""] + _md_table(header, table)
+    lines += ["## Judge", "", _md_cell(_judge_line(metrics)), ""]
+    lines += [f"## Failed questions ({len(failed)})", ""]
+    for row in failed:
+        lines += _md_question(row)
+    lines += [f"## Passed questions ({len(passed)})", "", ", ".join(r["id"] for r in passed) or "(none)", ""]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- html
+
+def svg_bars(rows: list[tuple[str, list[float | None]]], series: list[str]) -> str:
+    """Horizontal grouped bars, one group per row and one bar per series. The axis runs from 0 to
+    1, or from -1 when a value is negative (the combined score)."""
+    bar, gap, label_w, plot_w, legend_h = 12, 10, 170, 300, 22
+    low = -1.0 if any(v is not None and v < 0 for _, vals in rows for v in vals) else 0.0
+
+    def x(v: float) -> float:
+        return label_w + (v - low) / (1.0 - low) * plot_w
+
+    legend, offset = [], label_w
+    for i, name in enumerate(series):
+        legend.append(f'<rect x="{offset}" y="4" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                      f'<text x="{offset + 14}" y="13">{escape(name)}</text>')
+        offset += 14 + 7 * len(name) + 16
+    group_h = bar * len(series) + gap
+    height = legend_h + group_h * len(rows) + 16
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(label_w + plot_w + 60, offset)}" '
+             f'height="{height}" role="img" font-family="sans-serif" font-size="11">', *legend]
+    for r, (label, values) in enumerate(rows):
+        top = legend_h + r * group_h
+        parts.append(f'<text x="{label_w - 6}" y="{top + group_h / 2}" text-anchor="end">{escape(label)}</text>')
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            y, left, right = top + i * bar, x(min(v, 0.0)), x(max(v, 0.0))
+            parts.append(f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, 0.5):.1f}" height="{bar - 2}" '
+                         f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(f"{label} {series[i]}: {v:.3f}")}'
+                         f'</title></rect><text x="{right + 3:.1f}" y="{y + bar - 3}">{v:.2f}</text>')
+    bottom = legend_h + group_h * len(rows)
+    parts.append(f'<line x1="{x(0):.1f}" y1="{legend_h}" x2="{x(0):.1f}" y2="{bottom}" stroke="#333"/>'
+                 f'<text x="{x(low):.1f}" y="{bottom + 12}">{low:g}</text>'
+                 f'<text x="{x(1):.1f}" y="{bottom + 12}" text-anchor="end">1</text></svg>')
+    return "".join(parts)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    if not header:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _metric_charts(metrics: dict) -> str:
+    """One chart per section, so the combined score's -1..1 axis does not squash the 0..1 metrics."""
+    columns = _columns(metrics)
+    charts = []
+    for section in SECTIONS:
+        names = [n for n in _numbers(metrics) if n.split(".", 1)[0] == section]
+        if names:
+            rows = [(n.split(".", 1)[1], [_numbers(block).get(n) for _, block in columns]) for n in names]
+            charts.append(f"<figure><figcaption>{section}</figcaption>"
+                          f"{svg_bars(rows, [label for label, _ in columns])}</figure>")
+    return f'<div class="charts">{"".join(charts)}</div>'
+
+
+def _type_chart(metrics: dict) -> str:
+    present = [n for n in HEADLINE if n in _numbers(metrics)]
+    rows = [(f"{t} (n={block['questions']})", [_numbers(block).get(n) for n in present])
+            for t, block in metrics.get("by_type", {}).items()]
+    return svg_bars(rows, present)
+
+
+def _html_span(s: dict, text_key: str) -> str:
+    label = f"[{s['n']}]" if "n" in s else (f"#{s['rank']}" if "rank" in s else "")
+    tag = ' <span class="ok">overlaps gold</span>' if s.get("relevant") else ""
+    title = f" {escape(s['title'])}" if s.get("title") else ""
+    return (f'<div class="span"><b>{escape(label)}</b>{title} <code>{escape(s["doc_id"])} '
+            f'{s["start"]}–{s["end"]}</code>{tag}<blockquote>{escape(s[text_key])}</blockquote></div>')
+
+
+def _html_question(row: dict) -> str:
+    answered = "answer" in row
+    facts = "".join(f'<li class="{FACT_MARK[found][1]}">{FACT_MARK[found][0]} {escape(f)}</li>'
+                    for f, found in _facts(row))
+    gold = "".join(_html_span(p, "text") for p in row.get("gold_passages") or [])
+    evidence = "".join(_html_span(s, "quote" if answered else "text") for s in _evidence(row)) or "<p>(none)</p>"
+    columns = [("Gold answer", f"<p>{escape(row['reference'])}</p><ul>{facts}</ul>{gold}"),
+               ("Cited passages" if answered else "Retrieved (top 5)", evidence)]
+    if answered:
+        outcome = f"<p class='dim'>outcome: {escape(row['outcome'])}</p>"
+        columns.insert(0, ("Answer", f"<p>{escape(row['answer'])}</p>{outcome}"))
+    searched = (f"<p class='dim'>searched as: {escape(row['query'])}</p>"
+                if row.get("query") and row["query"] != row["user_input"] else "")
+    failed = f"<p class='bad'>{escape('; '.join(row['failures']))}</p>" if row["failures"] else ""
+    cells = "".join(f"<div><h4>{title}</h4>{body}</div>" for title, body in columns)
+    return (f'<section class="q" id="{escape(row["id"])}"><h3>{escape(row["id"])} · {escape(row["question_type"])}'
+            f' · {escape(row["split"])}</h3>{failed}<p><b>{escape(row["user_input"])}</b></p>{searched}'
+            f'<div class="cols c{len(columns)}">{cells}</div></section>')
+
+
+CSS = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}.cols{display:grid;gap:1em}
+.c3{grid-template-columns:1fr 1fr 1.4fr}.c2{grid-template-columns:1fr 1.4fr}
+.q{border:1px solid #ddd;border-radius:6px;padding:0 1em 1em;margin:1em 0}.ok{color:#2e7d32}.bad{color:#c62828}
+.dim{color:#666}blockquote{margin:.3em 0 .8em;padding-left:.6em;border-left:3px solid #ccc;font-size:90%}
+ul{list-style:none;padding-left:.3em}code{font-size:85%}.charts{display:flex;flex-wrap:wrap;gap:0 2em}
+figure{margin:0}figcaption{font-weight:bold;margin:.5em 0}"""
+
+
+def html_page(metrics: dict, rows: list[dict]) -> str:
+    failed, passed = _split_rows(rows)
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Evaluation report</title>"
+             f"<style>{CSS}</style></head><body><h1>Evaluation report</h1><p>{escape(_run_line(metrics))}</p>",
+             "<h2>Metrics</h2><p>Each split has its own column; the held-out split is never tuned on.</p>",
+             _metric_charts(metrics), _html_table(*metric_table(metrics)),
+             "<h2>By question type</h2>", _type_chart(metrics), _html_table(*_type_table(metrics))]
+    for title, header, table in _baseline_tables(metrics):
+        parts += [f"<h2>Baselines: {escape(title)}</h2>", _html_table(header, table)]
+    parts += [f"<h2>Judge</h2><p>{escape(_judge_line(metrics))}</p>",
+              f'<h2 id="failed">Failed questions ({len(failed)})</h2>']
+    parts += [_html_question(r) for r in failed] or ["<p>None.</p>"]
+    parts += [f'<h2 id="passed">Passed questions ({len(passed)})</h2><details><summary>show</summary>']
+    parts += [_html_question(r) for r in passed] + ["</details></body></html>"]
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------------------- compare
+
+def comparison(a: tuple[dict, list[dict]], b: tuple[dict, list[dict]]) -> str:
+    """Per-metric deltas (B − A), then the questions whose outcome or tracked metrics changed."""
+    flat_a, flat_b = (M.flatten(m) for m, _ in (a, b))
+    names = [n for n in dict.fromkeys([*flat_a, *flat_b]) if not n.startswith(COMPARE_SKIP)]
+    table = []
+    for n in names:
+        va, vb = flat_a.get(n), flat_b.get(n)
+        delta = "" if va is None or vb is None else f"{vb - va:+{'d' if isinstance(vb - va, int) else '.4f'}}"
+        table.append([n, _fmt(n, va), _fmt(n, vb), delta])
+    lines = [text_table(["metric", "A", "B", "delta (B−A)"], table)]
+    rows_a, rows_b = ({r["id"]: r for r in rows} for _, rows in (a, b))
+    changed = []
+    for qid in dict.fromkeys([*rows_a, *rows_b]):
+        ra, rb = rows_a.get(qid), rows_b.get(qid)
+        if ra is None or rb is None:
+            changed.append(f"{qid}: only in {'B' if ra is None else 'A'}")
+            continue
+        diffs = []
+        if ra.get("outcome") != rb.get("outcome"):
+            diffs.append(f"outcome {ra.get('outcome')} → {rb.get('outcome')}")
+        for key in TRACKED:
+            va, vb = ra["metrics"].get(key), rb["metrics"].get(key)
+            if va != vb:
+                diffs.append(f"{key} {_fmt(key, va)} → {_fmt(key, vb)}")
+        if diffs:
+            changed.append(f"{qid} [{ra['question_type']}]: " + "; ".join(diffs))
+    lines += ["", f"questions changed: {len(changed)}"] + [f"  {c}" for c in changed]
+    return "\n".join(lines)
