@@ -57,7 +57,7 @@ def run(
     import time
     from datetime import datetime, timezone
 
-    from rag.cli import build_assistant, handle_errors, fail, _settings, progress_factory
+    from rag.cli import build_assistant, build_settings, fail, handle_errors, progress_factory
     from rag.settings import PROJECT_ROOT
 
     from evals import harness, report
