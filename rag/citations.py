@@ -44,10 +44,11 @@ def content_words(text: str) -> set[str]:
     return {w.lower()[:6] for w in _WORD.findall(text) if w.lower() not in _STOP and (len(w) > 2 or w.isdigit())}
 
 
-def support(sentence: str, passage_text: str) -> float:
-    """Share of the sentence's content words found in the passage; 0 when the sentence states a
-    number (year, figure) the passage does not contain, the commonest small-model invention."""
-    words = content_words(sentence)
+def support(sentence: str, passage_text: str, given: frozenset[str] = frozenset()) -> float:
+    """Share of the sentence's content words found in the passage, not counting words `given` by
+    the question (restating the question proves nothing); 0 when the sentence states a number
+    (year, figure) the passage does not contain, the commonest small-model invention."""
+    words = content_words(sentence) - given
     if not words or not set(_NUMBER.findall(sentence)) <= set(_NUMBER.findall(passage_text)):
         return 0.0
     return len(words & content_words(passage_text)) / len(words)
@@ -100,13 +101,13 @@ def is_abstention(text: str) -> bool:
     return not text.strip() or bool(_ABSTAIN.search(text))
 
 
-def _best(sentence: str, passages: list[Passage], among: list[int]) -> tuple[int | None, float]:
-    scored = [(support(sentence, passages[n - 1].chunk.text), n) for n in among]
+def _best(sentence: str, passages: list[Passage], among: list[int], given: frozenset[str]) -> tuple[int | None, float]:
+    scored = [(support(sentence, passages[n - 1].chunk.text, given), n) for n in among]
     score, n = max(scored, default=(0.0, None))
     return n, score
 
 
-def _check_sentence(raw: str, passages: list[Passage]) -> Sentence:
+def _check_sentence(raw: str, passages: list[Passage], given: frozenset[str]) -> Sentence:
     numbers = [int(x) for m in _MARKER.finditer(raw) for x in m.group(1).split(",")]
     text = re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", raw)).strip()
     valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
@@ -116,10 +117,10 @@ def _check_sentence(raw: str, passages: list[Passage]) -> Sentence:
         sentence.passages = valid
         return sentence
     everyone = list(range(1, len(passages) + 1))
-    best_n, best_score = _best(text, passages, everyone)
-    cited_n, cited_score = _best(text, passages, valid)
+    best_n, best_score = _best(text, passages, everyone, given)
+    cited_n, cited_score = _best(text, passages, valid, given)
     if valid and cited_score >= SUPPORTED:
-        sentence.passages = [n for n in valid if support(text, passages[n - 1].chunk.text) >= SUPPORTED]
+        sentence.passages = [n for n in valid if support(text, passages[n - 1].chunk.text, given) >= SUPPORTED]
     elif best_n is not None and best_score >= (SUPPORTED if valid else CLEAR_SUPPORT):
         sentence.passages = [best_n]
         sentence.note = "re-pointed" if valid else "added"
@@ -156,11 +157,13 @@ def _with_markers(sentence: Sentence, numbering: dict[int, int]) -> str:
     return f"{text} {markers}"
 
 
-def check_answer(raw: str, passages: list[Passage]) -> CheckedAnswer:
+def check_answer(raw: str, passages: list[Passage], question: str = "") -> CheckedAnswer:
     """Verify and repair the citations of a generated answer; decide whether it is an abstention."""
     if not passages or is_abstention(raw):
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
-    sentences = [_check_sentence(s, passages) for s in split_sentences(raw.strip())]
+    given = frozenset(content_words(question))
+    sentences = [_check_sentence(s, passages, given) for s in split_sentences(raw.strip())]
+    sentences = [s for s in sentences if s.text]  # a bare "[2]" says nothing
     if not any(s.supported and s.passages for s in sentences):
         # Nothing the model said is backed by the passages: saying so beats a confident guess.
         return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [])

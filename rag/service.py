@@ -159,7 +159,7 @@ class Assistant:
                 raw += piece
                 yield Token(piece)
         generate_ms = _ms(time.perf_counter() - t1)
-        checked = _closed_book(raw) if closed_book else check_answer(raw, passages)
+        checked = _closed_book(raw) if closed_book else check_answer(raw, passages, query)
         if checked.abstained and not raw:
             yield Token(checked.text)
         timings = {"retrieve": retrieve_ms, "generate": generate_ms, "first_token": first_token_ms,

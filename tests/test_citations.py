@@ -56,3 +56,19 @@ def test_model_abstention_and_empty_retrieval_abstain():
 
 def test_sentence_split_keeps_trailing_markers():
     assert split_sentences("One claim. [1] Two claims [2]. Three?") == ["One claim. [1]", "Two claims [2].", "Three?"]
+
+
+def test_restating_the_question_is_not_support():
+    question = "What did the declaration say about a peace treaty?"
+    answer = check_answer("The declaration said something about a peace treaty [2].", passages(), question)
+    assert answer.abstained  # every content word came from the question itself
+
+
+def test_a_number_the_passage_lacks_is_unsupported():
+    raw = "Putin asked Japan for more investment in Russia in 2022 [1]."
+    assert check_answer(raw, passages()).abstained
+    assert not check_answer(raw.replace(" in 2022", ""), passages()).abstained
+
+
+def test_bare_marker_is_no_answer():
+    assert check_answer("[2]", passages()).abstained
