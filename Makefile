@@ -10,7 +10,10 @@ run: $(STAMP)
 	$(BIN)/rag index info >/dev/null 2>&1 || $(BIN)/rag index rebuild
 	$(BIN)/rag serve
 
+# The retrieval-only eval is a quality gate (deterministic: real embedder, no LLM), then the suite.
 test: $(STAMP) browser
+	$(BIN)/rag eval --retrieval-only --no-judge --out test-output/eval-gate \
+		--fail-under retrieval.recall@5=0.75 --fail-under retrieval.mrr@10=0.70
 	$(BIN)/python -m pytest
 
 install: $(STAMP)

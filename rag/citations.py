@@ -29,6 +29,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=
 # "St. Petersburg", "Mr. Abe", "U.S. bases": a period that does not end a sentence.
 _ABBREVIATION = re.compile(r"(?:\b(?:St|Mr|Mrs|Ms|Dr|Prof|Gen|Jr|Sr|No|vs|etc|cf|e\.g|i\.e)|\b[A-Z])\.$")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# "According to passage [1], ..." / "Passage 2: ...": the model naming its source is not a claim.
+_SOURCE_PREFIX = re.compile(
+    r"^(?:(?:according to|as stated in|in) (?:the )?passages? \[?\d+\]?,?\s*|passages? \[?\d+\]?:\s*"
+    r"|the passages? (?:states?|says?|mentions?) that\s*)",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
     "the a an and or but of to in on at by for with from as is are was were be been being this that these "
@@ -70,6 +76,7 @@ def split_sentences(text: str) -> list[str]:
 class Sentence:
     text: str  # without markers
     passages: list[int] = field(default_factory=list)  # 1-based passage numbers as given to the model
+    citations: list[int] = field(default_factory=list)  # the [n] shown in the answer, after renumbering
     supported: bool = True
     note: str | None = None  # "added", "re-pointed", "unsupported", "invalid citation [n]"
 
@@ -109,7 +116,9 @@ def _best(sentence: str, passages: list[Passage], among: list[int], given: froze
 
 def _check_sentence(raw: str, passages: list[Passage], given: frozenset[str]) -> Sentence:
     numbers = [int(x) for m in _MARKER.finditer(raw) for x in m.group(1).split(",")]
-    text = re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", raw)).strip()
+    text = _SOURCE_PREFIX.sub("", raw.strip())
+    text = re.sub(r"\s+([.!?,;:])", r"\1", _MARKER.sub("", text)).strip()
+    text = text[:1].upper() + text[1:]
     valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
     invalid = sorted(set(numbers) - set(valid))
     sentence = Sentence(text, note=f"invalid citation {invalid}" if invalid else None)
@@ -147,10 +156,10 @@ def _quote(sentences: list[Sentence], passage: Passage, n: int) -> tuple[int, in
     return chunk.start + start, chunk.start + end, chunk.text[start:end]
 
 
-def _with_markers(sentence: Sentence, numbering: dict[int, int]) -> str:
-    if not sentence.passages:
+def _with_markers(sentence: Sentence) -> str:
+    if not sentence.citations:
         return sentence.text
-    markers = "".join(f"[{numbering[n]}]" for n in sentence.passages)
+    markers = "".join(f"[{n}]" for n in sentence.citations)
     text = sentence.text
     if text and text[-1] in ".!?":
         return f"{text[:-1]} {markers}{text[-1]}"
@@ -171,7 +180,9 @@ def check_answer(raw: str, passages: list[Passage], question: str = "") -> Check
     for s in sentences:
         for n in s.passages:
             numbering.setdefault(n, len(numbering) + 1)
+    for s in sentences:
+        s.citations = [numbering[n] for n in s.passages]
     citations = [Citation(new, passages[old - 1], *_quote(sentences, passages[old - 1], old))
                  for old, new in numbering.items()]
-    text = " ".join(_with_markers(s, numbering) for s in sentences)
+    text = " ".join(_with_markers(s) for s in sentences)
     return CheckedAnswer(text, False, sentences, citations)

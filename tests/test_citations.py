@@ -72,3 +72,9 @@ def test_a_number_the_passage_lacks_is_unsupported():
 
 def test_bare_marker_is_no_answer():
     assert check_answer("[2]", passages()).abstained
+
+
+def test_naming_the_source_is_not_part_of_the_claim():
+    answer = check_answer("According to passage [2], Moscow would hand over Shikotan and the Habomai group.", passages())
+    assert answer.text == "Moscow would hand over Shikotan and the Habomai group [1]."
+    assert answer.sentences[0].citations == [1] and answer.sentences[0].passages == [2]

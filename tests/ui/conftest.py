@@ -1,0 +1,101 @@
+"""UI fixtures: one Assistant (fake LLM, real embedder, throwaway index) for the session, one app per module."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from rag.llms.fake import FakeLLM
+from rag.service import Assistant
+from rag.settings import load_settings
+from ui.app import build_app
+from ui.screenshot import free_port
+
+
+class RecordingFakeLLM(FakeLLM):
+    """The stock fake LLM, made observable for UI tests.
+
+    - Tokens arrive with a small delay, so streaming is visible and overlapping calls would overlap.
+    - `max_active` records how many calls ever ran at once: the app must keep it at 1.
+    - Follow-ups get a deterministic rewrite (the stock fake has no passages to quote there).
+    """
+
+    def __init__(self, delay: float = 0.02):
+        super().__init__()
+        self.delay = delay
+        self.active = self.max_active = 0
+        self._count = threading.Lock()
+
+    def _reply(self, messages):
+        prompt = messages[-1]["content"]
+        if "Follow-up question:" in prompt and not self.replies:
+            first_question = prompt.split("user: ", 1)[1].splitlines()[0]
+            follow_up = prompt.split("Follow-up question:", 1)[1].splitlines()[0].strip()
+            return f"{follow_up} (regarding: {first_question})"
+        return super()._reply(messages)
+
+    def stream(self, messages, *, max_tokens, temperature):
+        with self._count:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            for token in super().stream(messages, max_tokens=max_tokens, temperature=temperature):
+                time.sleep(self.delay)
+                yield token
+        finally:
+            with self._count:
+                self.active -= 1
+
+
+class GatedFakeLLM(RecordingFakeLLM):
+    """Holds every answer until `gate` is set: keeps the queue full on purpose."""
+
+    def __init__(self):
+        super().__init__(delay=0)
+        self.gate = threading.Event()
+
+    def stream(self, messages, *, max_tokens, temperature):
+        assert self.gate.wait(timeout=120), "gate never opened"
+        yield from super().stream(messages, max_tokens=max_tokens, temperature=temperature)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory) -> Assistant:
+    settings = load_settings(llm="fake", index_dir=tmp_path_factory.mktemp("ui") / "index")
+    return Assistant.from_settings(settings, llm=RecordingFakeLLM())
+
+
+@pytest.fixture(scope="session")
+def articles(assistant) -> dict:
+    return {a.doc_id: a for a in assistant.articles()}
+
+
+def serve(assistant: Assistant, **kwargs) -> Iterator[str]:
+    demo = build_app(assistant, **kwargs)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(assistant) -> Iterator[str]:
+    yield from serve(assistant)
+
+
+@pytest.fixture
+def gated_app(assistant) -> Iterator[tuple[str, GatedFakeLLM]]:
+    """The app over the same index with a gated model and a queue of 1 waiting request."""
+    llm = GatedFakeLLM()
+    server = serve(dataclasses.replace(assistant, _llm=llm), max_queue=1)
+    try:
+        yield next(server), llm
+    finally:
+        llm.gate.set()  # let held requests finish before the server closes
+        server.close()

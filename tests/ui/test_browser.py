@@ -1,0 +1,160 @@
+"""The chat as a reader uses it, in headless Chromium: ask, watch it stream, check a citation, read the article."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from rag.settings import PROJECT_ROOT
+from ui.screenshot import VIEWPORT, ask, launch_chromium
+
+pytestmark = pytest.mark.browser
+
+SHOTS = PROJECT_ROOT / "test-output" / "ui"
+QUESTION = "What did the 1956 Japanese-Soviet declaration provide?"
+
+# Records every state the transcript passes through, so a streamed answer can be checked afterwards.
+WATCH_TRANSCRIPT = """() => {
+  window.seen = [];
+  const transcript = document.querySelector('#transcript');
+  new MutationObserver(() => {
+    const status = transcript.querySelector('.msg.bot.pending .status');
+    if (status) window.seen.push(status.textContent);
+    if (transcript.querySelector('.msg.bot.pending .draft')) window.seen.push('draft');
+  }).observe(transcript, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_url)
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png")
+
+
+def visible_sources(page: Page):
+    return page.locator("#sources-panel .turn-sources").locator("visible=true")
+
+
+def test_streamed_answer_and_checkable_citation(page, assistant, articles):
+    expected = assistant.ask(QUESTION)
+    first = expected.citations[0]
+    page.evaluate(WATCH_TRANSCRIPT)
+
+    turn = ask(page, QUESTION)
+
+    seen = page.evaluate("window.seen")
+    assert any(s.startswith(f"Searching all {len(articles)} articles") for s in seen)
+    assert any("writing the answer" in s for s in seen) and "draft" in seen
+    assert " ".join(turn.locator(".answer").inner_text().split()) == " ".join(expected.answer.split())
+
+    marker = turn.locator("a.cite").first
+    anchor = marker.get_attribute("href")
+    marker.click()
+    card = page.locator(anchor)
+    expect(card).to_be_visible()
+    assert page.evaluate("document.querySelector(':target')?.id") == anchor[1:]
+    assert page.evaluate("location.hash") == anchor
+    article = articles[first.passage.chunk.doc_id]
+    expect(card.locator(".title")).to_have_text(article.title)
+    expect(card.locator(".byline")).to_contain_text(", ".join(article.authors) or "author not stated")
+    expect(card.locator("mark.quote")).to_have_text(first.quote)
+    assert first.quote in card.locator(".passage").inner_text()
+    assert card.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
+    assert card.locator("mark.quote").evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    shoot(page, "answer-and-source")
+
+
+def test_follow_up_is_rewritten_and_each_answer_keeps_its_sources(page):
+    ask(page, QUESTION)
+    follow_up = ask(page, "And how did Tokyo react?")
+
+    rewritten = follow_up.locator("details.rewritten")
+    expect(rewritten.locator("p")).to_be_hidden()  # collapsed until asked for
+    rewritten.locator("summary").click()
+    expect(rewritten.locator("p")).to_have_text(f"And how did Tokyo react? (regarding: {QUESTION})")
+
+    expect(visible_sources(page)).to_have_count(1)
+    expect(visible_sources(page).locator(".sources-head q")).to_have_text("And how did Tokyo react?")
+    page.locator("#transcript .turn").first.locator("a.cite").first.click()  # an earlier answer's [1]
+    expect(visible_sources(page).locator(".sources-head q")).to_have_text(QUESTION)
+
+    ask(page, "What position does Valery Kistanov hold?")  # a new question shows its own sources again
+    expect(visible_sources(page).locator(".sources-head q")).to_have_text("What position does Valery Kistanov hold?")
+
+
+def test_source_opens_the_full_article_at_the_passage(page, assistant, articles):
+    first = assistant.ask(QUESTION).citations[0]
+    ask(page, QUESTION)
+    visible_sources(page).locator("button.open-article").first.click()
+
+    expect(page.get_by_role("tab", name="Articles")).to_have_attribute("aria-selected", "true")
+    view = page.locator("#article-view")
+    expect(view.locator("h2")).to_have_text(articles[first.passage.chunk.doc_id].title)
+    expect(view.locator("mark.passage.quote")).to_have_text(first.quote)
+    expect(view.locator("mark.passage").first).to_be_in_viewport()  # scrolled to, not just somewhere below
+    shoot(page, "article-at-passage")
+
+    page.get_by_role("button", name="← Back to the conversation").click()
+    expect(page.locator("#transcript .turn")).to_have_count(1)
+
+
+def test_article_browser_reads_every_article(page, articles):
+    page.get_by_role("tab", name="Articles").click()
+    entries = page.locator("#catalogue li")
+    expect(entries).to_have_count(len(articles))
+    for i, article in enumerate(articles.values()):
+        entries.nth(i).get_by_role("button", name="Read").click()
+        expect(page.locator("#article-view h2")).to_have_text(article.title)
+    text = page.locator("#article-view .article-text").inner_text()
+    assert " ".join(text.split()) == " ".join(article.text.split())
+
+
+def test_too_long_question_gets_a_friendly_message(page):
+    box = page.locator("#question textarea")
+    box.fill("x" * 2001)
+    box.press("Enter")
+    expect(page.get_by_text("The question is 2,001 characters long; the limit is 2,000.")).to_be_visible()
+    expect(page.locator("#transcript .turn")).to_have_count(0)
+    expect(box).to_have_value("x" * 2001)  # kept, to be shortened
+
+
+def test_model_output_is_shown_as_text_never_as_html(page, assistant):
+    assistant.llm.replies.append('<img src=x onerror="window.pwned = 1"> The 1956 declaration <b>promised</b> '
+                                 "islands [1]. ![map](http://example.invalid/map.png) <script>window.pwned = 2</script>")
+    turn = ask(page, QUESTION)
+    assert turn.locator("img, b, script, a:not(.cite)").count() == 0
+    assert '<img src=x onerror="window.pwned = 1">' in turn.text_content()
+    assert page.evaluate("window.pwned") is None
+
+
+def test_new_conversation_starts_afresh(page):
+    ask(page, QUESTION)
+    page.locator("#transcript a.cite").first.click()
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator("#transcript .turn")).to_have_count(0)
+    expect(page.locator("#sources-panel .source")).to_have_count(0)
+    assert page.evaluate("location.hash") == ""
+    turn = ask(page, "What position does Valery Kistanov hold?")
+    expect(turn.locator("details.rewritten")).to_have_count(0)  # no history left to rewrite with

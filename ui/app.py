@@ -1,0 +1,236 @@
+"""The Gradio chat: layout and event wiring. Markup comes from ui.render, answers from rag.service.
+
+`launch(settings)` is what `rag serve` calls; `build_app(assistant)` is separate so tests can build
+the same app around an Assistant with a fake LLM. Gradio is imported inside functions so that
+`rag --help` stays fast; hence no `from __future__ import annotations` here: Gradio reads the
+`gr.EventData` hint of a handler at runtime, and only a real class there makes it pass the event.
+"""
+
+import itertools
+import logging
+import sys
+import uuid
+from typing import TYPE_CHECKING
+
+from ui import render
+from ui.render import Turn
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from rag.documents import Article
+    from rag.llms import Message
+    from rag.service import Answer, Assistant, Event
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "What did the 1956 Japanese-Soviet declaration provide?",
+    "What did Putin announce for the Kuril Islands in 2021?",
+    "Why did Moscow say further discussion of a peace treaty with Japan was impossible?",
+    "How did Russia–Japan trade turnover develop between 2017 and 2018?",
+    "What did Prime Minister Fumio Kishida say about the Kuril Islands in 2024?",
+]
+QUEUE_SIZE = 20  # waiting requests beyond this get "queue is full" at once instead of hanging
+LLM_GROUP = "llm"  # every event that runs the model shares one slot: the local model is not re-entrant
+K_MAX = 20  # the settings' bound for k
+
+# A source card's or catalogue entry's button asks the server to show that article (at the passage).
+OPEN_ARTICLE_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.open-article');
+  if (!button) return;
+  const d = button.dataset;
+  trigger('click', {doc_id: d.doc, start: d.start, end: d.end, quote_start: d.quoteStart, quote_end: d.quoteEnd});
+});
+"""
+# The article view scrolls its text (not the page, so the title stays in view) to the highlighted
+# passage whenever it shows a new one; the delay lets the Articles tab become visible first.
+REVEAL_PASSAGE_JS = """
+const reveal = () => setTimeout(() => {
+  const text = element.querySelector('.article-text');
+  const mark = text && text.querySelector('mark.passage');
+  if (mark) text.scrollTop = mark.offsetTop - text.clientHeight / 4;
+}, 150);
+watch('value', reveal);
+reveal();
+"""
+# [n] links highlight their source with CSS :target. A new question must show its own sources,
+# so forget the old target: navigating to an unused fragment clears :target without scrolling.
+FORGET_TARGET_JS = """
+() => {
+  if (location.hash) {
+    location.hash = '#_';
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+}
+"""
+
+
+def launch(settings: "Settings", host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
+    from rag.service import Assistant
+
+    print("Loading the index and the model…", file=sys.stderr)
+    build_app(Assistant.from_settings(settings)).launch(server_name=host, server_port=port, share=share)
+
+
+def apply_event(turn: Turn, event: "Event") -> None:
+    """Fold one ask_stream event into the turn being answered."""
+    from rag.service import Done, Retrieved, Status, Token
+
+    if isinstance(event, Status):
+        turn.stage = event.stage
+        turn.query = event.detail or turn.query
+    elif isinstance(event, Retrieved):
+        turn.passages = event.passages
+        turn.standalone = event.standalone_question
+    elif isinstance(event, Token):
+        turn.draft += event.text
+    elif isinstance(event, Done):
+        turn.answer = event.answer
+
+
+def plain_answer(answer: "Answer") -> str:
+    """The answer as conversation history for the follow-up rewrite: no [n] markers, no rejected text."""
+    return answer.answer if answer.abstained else " ".join(s.text for s in answer.sentences if s.text)
+
+
+def history_of(turns: list[Turn]) -> "list[Message]":
+    return [m for t in turns if t.answer is not None
+            for m in ({"role": "user", "content": t.question},
+                      {"role": "assistant", "content": plain_answer(t.answer)})]
+
+
+def checked_history(history: list | None) -> "list[Message]":
+    """API callers send history as [{role, content}, ...]; reject anything else with a clear message."""
+    messages = []
+    for m in history or []:
+        if not (isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)):
+            raise ValueError("history must be a list of {\"role\": \"user\"|\"assistant\", \"content\": str} messages")
+        messages.append({"role": m["role"], "content": m["content"]})
+    return messages
+
+
+def scope_label(doc_ids: list[str], n_articles: int, k: int) -> str:
+    searched = f"{len(doc_ids)} of {n_articles} articles" if doc_ids else f"all {n_articles} articles"
+    return f"{searched} · top {render.count(k, 'passage')}"
+
+
+def _span(evt: "gr.EventData", start: str, end: str, size: int) -> tuple[int, int] | None:
+    """Offsets sent back by the browser: trusted only as far as they fit the article."""
+    try:
+        span = int(getattr(evt, start)), int(getattr(evt, end))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return span if 0 <= span[0] <= span[1] <= size else None
+
+
+def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks":
+    import gradio as gr
+
+    from rag.questions import InvalidQuestion
+
+    settings = assistant.settings
+    articles: dict[str, Article] = {a.doc_id: a for a in assistant.articles()}
+    model = assistant.llm.name  # loads the model now: a missing model fails at start, not mid-question
+
+    def respond(question: str, turns: list[Turn], doc_ids: list[str], k: float):
+        """Stream one answer into the transcript. Mutates `turns` in place (it is the session state)."""
+        k = int(k)
+        events = assistant.ask_stream(question, k=k, doc_ids=doc_ids or None, history=history_of(turns) or None)
+        try:
+            first = next(events)  # the question is validated before the first event
+        except InvalidQuestion as exc:
+            # A toast, not an error state: the question stays in the box to be shortened or fixed.
+            # (Toast messages are rendered as HTML, hence esc.)
+            gr.Warning(render.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."), title="Question not accepted")
+            yield gr.skip(), gr.skip(), gr.skip()  # a generator that yields nothing would blank its outputs
+            return
+        turn = Turn(uuid.uuid4().hex[:8], question.strip(), scope=scope_label(doc_ids, len(articles), k))
+        turns.append(turn)
+        clear_box = ""  # only once: the reader may already be typing the next question
+        try:
+            for event in itertools.chain([first], events):
+                apply_event(turn, event)
+                if not any(t is turn for t in turns):
+                    return  # "New conversation" was pressed: stop generating
+                yield render.transcript(turns), render.sources(turns, articles), clear_box
+                clear_box = gr.skip()
+        except Exception as exc:  # keep the page usable and say what failed
+            log.exception("answering %r failed", question)
+            turn.error = f"Could not answer: {exc}"
+        yield render.transcript(turns), render.sources(turns, articles), clear_box
+
+    def new_conversation(turns: list[Turn]):
+        turns.clear()  # in place, so an answer still streaming sees it and stops
+        return render.transcript(turns), render.sources(turns, articles)
+
+    def open_article(evt: gr.EventData):
+        article = articles.get(getattr(evt, "doc_id", None))
+        size = len(article.text) if article else 0
+        view = render.article_view(article, _span(evt, "start", "end", size),
+                                   _span(evt, "quote_start", "quote_end", size))
+        return gr.Tabs(selected="articles"), view
+
+    def ask(question: str, history: list[dict] | None = None, k: int | None = None,
+            doc_ids: list[str] | None = None) -> tuple[str, dict]:
+        """Answer from the articles. Returns the answer text with [n] markers, and the answer as a dict
+        (Answer.to_dict(): citations with doc_id, title, passage offsets and the supporting quote)."""
+        try:
+            if k is not None and not 1 <= k <= K_MAX:
+                raise ValueError(f"k must be between 1 and {K_MAX}")
+            unknown = sorted(set(doc_ids or []) - set(articles))
+            if unknown:
+                raise ValueError(f"unknown doc_ids: {', '.join(unknown)}")
+            answer = assistant.ask(question, k=k, doc_ids=doc_ids or None, history=checked_history(history) or None)
+        except (InvalidQuestion, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        return answer.answer, answer.to_dict()
+
+    with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
+        gr.HTML(render.header(model, len(articles), len(assistant.index.chunks)), head=f"<style>{render.CSS}</style>",
+                js_on_load=None)
+        turns = gr.State([])
+        with gr.Tabs() as tabs:
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        transcript = gr.HTML(render.transcript([]), elem_id="transcript", max_height="64vh",
+                                             autoscroll=True, apply_default_css=False, js_on_load=None)
+                        question = gr.Textbox(placeholder="Ask about the Kuril Islands dispute, treaties, trade, "
+                                              "diplomacy… (follow-ups welcome)", show_label=False, lines=1,
+                                              max_lines=6, submit_btn="Ask", autofocus=True, elem_id="question")
+                        gr.Examples([[q] for q in EXAMPLES], inputs=question, label="Start with an example",
+                                    api_visibility="private")
+                        with gr.Accordion("Search settings and model", open=False):
+                            doc_filter = gr.Dropdown([(a.title, a.doc_id) for a in articles.values()], value=[],
+                                                     multiselect=True, label="Search only these articles",
+                                                     info="Leave empty to search all articles.")
+                            k_slider = gr.Slider(1, K_MAX, value=settings.k, step=1, label="Passages to retrieve (k)")
+                            gr.HTML(render.model_details(model, settings), js_on_load=None)
+                        clear = gr.Button("New conversation", variant="secondary", size="sm")
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(render.sources([], articles), elem_id="sources-panel",
+                                          apply_default_css=False, js_on_load=OPEN_ARTICLE_JS)
+            with gr.Tab("Articles", id="articles"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        catalogue = gr.HTML(render.catalogue(articles.values()), elem_id="catalogue",
+                                            apply_default_css=False, js_on_load=OPEN_ARTICLE_JS)
+                    with gr.Column(scale=3):
+                        back = gr.Button("← Back to the conversation", size="sm")
+                        article = gr.HTML(render.article_view(None), elem_id="article-view",
+                                          apply_default_css=False, js_on_load=REVEAL_PASSAGE_JS)
+
+        question.submit(None, js=FORGET_TARGET_JS)
+        question.submit(respond, [question, turns, doc_filter, k_slider], [transcript, sources, question],
+                        concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="minimal",
+                        show_progress_on=transcript, api_visibility="private")
+        clear.click(None, js=FORGET_TARGET_JS)
+        clear.click(new_conversation, turns, [transcript, sources], queue=False, api_visibility="private")
+        for panel in (sources, catalogue):
+            panel.click(open_article, None, [tabs, article], queue=False, api_visibility="private")
+        back.click(lambda: gr.Tabs(selected="ask"), None, tabs, queue=False, api_visibility="private")
+        gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_GROUP)
+    return demo.queue(max_size=max_queue)
