@@ -104,6 +104,15 @@ class Assistant:
             self._llm = make_llm(self.settings)
         return self._llm
 
+    def use_local_model(self, name: str) -> None:
+        """Answer with another bundled model from now on; it loads on the next question."""
+        from rag.llms.model_files import LOCAL_MODELS
+
+        if name not in LOCAL_MODELS:
+            raise ValueError(f"unknown local model {name!r}; choose one of {sorted(LOCAL_MODELS)}")
+        self.settings = self.settings.model_copy(update={"llm": "local", "local_model": name})
+        self._llm = None
+
     def articles(self) -> list[Article]:
         return load_corpus(self.settings.corpus_dir)
 

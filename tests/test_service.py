@@ -68,3 +68,12 @@ def test_bad_question_fails_before_any_work(assistant):
     with pytest.raises(InvalidQuestion):
         list(assistant.ask_stream("\u200b"))
     assert llm.calls == []
+
+
+def test_switching_local_model_takes_effect_on_next_question(assistant):
+    assert assistant.llm.name == "fake"
+    assistant.use_local_model("qwen2.5-coder-0.5b")
+    assert assistant.settings.llm == "local" and assistant.settings.local_model == "qwen2.5-coder-0.5b"
+    assert assistant._llm is None  # dropped; the next question loads the chosen model
+    with pytest.raises(ValueError, match="unknown local model"):
+        assistant.use_local_model("gpt-5")

@@ -131,9 +131,12 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
 
     from rag.questions import InvalidQuestion
 
-    settings = assistant.settings
+    from rag.llms.factory import backend_name
+    from rag.llms.model_files import installed_models
+
     articles: dict[str, Article] = {a.doc_id: a for a in assistant.articles()}
     model = assistant.llm.name  # loads the model now: a missing model fails at start, not mid-question
+    local_models = installed_models() if backend_name(assistant.settings) == "local" else []
 
     def respond(question: str, turns: list[Turn], doc_ids: list[str], k: float):
         """Stream one answer into the transcript. Mutates `turns` in place (it is the session state)."""
@@ -162,6 +165,13 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
             turn.error = f"Could not answer: {exc}"
         yield render.transcript(turns), render.sources(turns, articles), clear_box
 
+    def switch_model(name: str):
+        """Swap the bundled model between questions (same queue slot as answering, so never mid-answer)."""
+        assistant.use_local_model(name)
+        loaded = assistant.llm.name
+        return (render.header(loaded, len(articles), len(assistant.index.chunks)),
+                render.model_details(loaded, assistant.settings))
+
     def new_conversation(turns: list[Turn]):
         turns.clear()  # in place, so an answer still streaming sees it and stops
         return render.transcript(turns), render.sources(turns, articles)
@@ -189,8 +199,8 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
         return answer.answer, answer.to_dict()
 
     with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
-        gr.HTML(render.header(model, len(articles), len(assistant.index.chunks)), head=f"<style>{render.CSS}</style>",
-                js_on_load=None)
+        header = gr.HTML(render.header(model, len(articles), len(assistant.index.chunks)),
+                         head=f"<style>{render.CSS}</style>", js_on_load=None)
         turns = gr.State([])
         with gr.Tabs() as tabs:
             with gr.Tab("Ask", id="ask"):
@@ -207,8 +217,13 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
                             doc_filter = gr.Dropdown([(a.title, a.doc_id) for a in articles.values()], value=[],
                                                      multiselect=True, label="Search only these articles",
                                                      info="Leave empty to search all articles.")
-                            k_slider = gr.Slider(1, K_MAX, value=settings.k, step=1, label="Passages to retrieve (k)")
-                            gr.HTML(render.model_details(model, settings), js_on_load=None)
+                            k_slider = gr.Slider(1, K_MAX, value=assistant.settings.k, step=1,
+                                                 label="Passages to retrieve (k)")
+                            model_choice = gr.Dropdown(local_models, value=assistant.settings.local_model if local_models else None,
+                                                       label="Answering model (bundled, local)",
+                                                       visible=len(local_models) > 1,
+                                                       info="0.5b answers about twice as fast; 1.5b answers better.")
+                            details = gr.HTML(render.model_details(model, assistant.settings), js_on_load=None)
                         clear = gr.Button("New conversation", variant="secondary", size="sm")
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources([], articles), elem_id="sources-panel",
@@ -227,6 +242,8 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
         question.submit(respond, [question, turns, doc_filter, k_slider], [transcript, sources, question],
                         concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="minimal",
                         show_progress_on=transcript, api_visibility="private")
+        model_choice.input(switch_model, model_choice, [header, details], concurrency_limit=1,
+                           concurrency_id=LLM_GROUP, api_visibility="private")
         clear.click(None, js=FORGET_TARGET_JS)
         clear.click(new_conversation, turns, [transcript, sources], queue=False, api_visibility="private")
         for panel in (sources, catalogue):

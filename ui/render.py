@@ -115,8 +115,8 @@ def model_details(model: str, settings: Settings) -> str:
         ("Abstains below", f"cosine {settings.min_relevance} to the best passage"),
     ]
     cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return (f'<table class="kr-model-table">{cells}</table><p class="kr-hint">The model is chosen when '
-            "the server starts: <code>rag serve --llm local --local-model qwen2.5-coder-1.5b</code>.</p>")
+    return (f'<table class="kr-model-table">{cells}</table><p class="kr-hint">An OpenAI-compatible endpoint '
+            "answers instead when <code>OPENAI_BASE_URL</code> is set before <code>rag serve</code>.</p>")
 
 
 # --- conversation ------------------------------------------------------------------------------

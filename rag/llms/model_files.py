@@ -61,6 +61,12 @@ def _chunk_paths(spec: LocalModelSpec) -> list[Path]:
     return paths
 
 
+def installed_models() -> list[str]:
+    """Local models whose chunk packages are all installed (the 1.5B one is an optional extra)."""
+    return [name for name, spec in LOCAL_MODELS.items()
+            if all(importlib.util.find_spec(p) is not None for p in spec.packages)]
+
+
 def _marker(path: Path) -> dict:
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
