@@ -56,7 +56,10 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 
 def corpus_fingerprint(articles: Iterable[Article]) -> dict[str, dict]:
-    return {a.doc_id: {"sha256": a.sha256, "title": a.title} for a in articles}
+    """Raw-file hash for dedup, cleaned-text hash so a change to cleaning (which moves every
+    offset) also makes the index stale."""
+    return {a.doc_id: {"sha256": a.sha256, "text_sha256": hashlib.sha256(a.text.encode()).hexdigest(),
+                       "title": a.title} for a in articles}
 
 
 def chunking_params(settings: Settings) -> dict:

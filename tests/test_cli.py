@@ -101,6 +101,7 @@ def test_ingest_adds_incrementally_and_skips_duplicates(env, corpus_copy):
     found = runner.invoke(app, ["retrieve", "--json", "graves on Kunashir"])
     top = json.loads(found.stdout)["results"][0]
     assert "graves on Kunashir" in top["text"] and "alert" not in top["text"]
+    assert load_index(env / "index").manifest == manifest  # the ingested index is current: no rebuild
     info = runner.invoke(app, ["index", "info", "--json"])
     assert json.loads(info.stdout)["chunk_count"] == manifest["chunk_count"]
 

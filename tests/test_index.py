@@ -105,3 +105,12 @@ def test_rebuilds_only_when_corpus_or_settings_change(built):
     rebuilt = ensure_index(changed, embedder)
     assert rebuilt.manifest["chunking"]["chunk_size"] == 500
     assert len(rebuilt.chunks) > len(index.chunks)
+
+
+def test_a_change_in_cleaning_makes_the_index_stale(built, monkeypatch):
+    index, settings = built
+    import rag.documents as documents
+
+    real = documents.clean_text
+    monkeypatch.setattr(documents, "clean_text", lambda raw, drop_lines=frozenset(): real(raw, drop_lines).upper())
+    assert not index.is_current(load_corpus(CORPUS), settings, FakeEmbedder())
