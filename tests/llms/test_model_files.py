@@ -41,8 +41,8 @@ def test_wrong_hash_is_refused_and_leaves_no_file(chunk_packages, tmp_path, monk
 
 
 def test_missing_package_names_the_install_command(tmp_path, monkeypatch):
-    spec = LocalModelSpec("ghost", ("no_such_pkg_part1",), "0" * 64, "pip install -e '.[large]'")
+    spec = LocalModelSpec("ghost", ("no_such_pkg_part1",), "0" * 64, "pip install ghost-model")
     monkeypatch.setitem(model_files.LOCAL_MODELS, "ghost", spec)
-    with pytest.raises(LLMError, match=r"no-such-pkg-part1 is not installed .*\[large\]"):
+    with pytest.raises(LLMError, match=r"no-such-pkg-part1 is not installed \(run `pip install ghost-model`\)"):
         ensure_local_model("ghost", tmp_path)
     assert "no_such_pkg_part1" not in sys.modules
