@@ -87,24 +87,30 @@ class VectorIndex:
 
     def as_vectorstore(self, embedder: Embedder):
         """A LangChain FAISS store over the same vectors (inner product = cosine)."""
-        import faiss
         from langchain_community.docstore.in_memory import InMemoryDocstore
         from langchain_community.vectorstores import FAISS
         from langchain_community.vectorstores.utils import DistanceStrategy
         from langchain_core.documents import Document
 
-        index = faiss.IndexFlatIP(self.vectors.shape[1])
-        if len(self.vectors):
-            index.add(self.vectors)
         docs = {c.chunk_id: Document(page_content=c.text, metadata=c.to_dict(), id=c.chunk_id)
                 for c in self.chunks}
         return FAISS(
             embedding_function=embedder,
-            index=index,
+            index=_flat_index(self.vectors),
             docstore=InMemoryDocstore(docs),
             index_to_docstore_id={i: c.chunk_id for i, c in enumerate(self.chunks)},
             distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
         )
+
+
+def _flat_index(vectors: np.ndarray):
+    """Exact inner-product search: at this corpus size (and at 100k chunks) flat is fast enough."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(vectors)
+    return index
 
 
 def embed_chunks(chunks: list[Chunk], embedder: Embedder, batch_size: int = 64, progress=None) -> np.ndarray:
@@ -166,10 +172,7 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
     with _write_lock(index_dir):
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         gen.mkdir()
-        flat = faiss.IndexFlatIP(index.vectors.shape[1])
-        if len(index.vectors):
-            flat.add(index.vectors)
-        faiss.write_index(flat, str(gen / "index.faiss"))
+        faiss.write_index(_flat_index(index.vectors), str(gen / "index.faiss"))
         lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in index.chunks)
         _fsync_write(gen / "chunks.jsonl", lines.encode("utf-8"))
         manifest = dict(index.manifest, files={
