@@ -35,3 +35,17 @@ def test_real_model_answers_with_valid_citations(answer):
     for c in answer["citations"]:
         assert texts[c["doc_id"]][c["start"] : c["end"]] == c["text"]
     assert any("Shikotan" in c["text"] for c in answer["citations"])
+
+
+def test_real_model_rewrites_a_follow_up_to_name_its_subject(tmp_path):
+    from rag.service import Assistant
+    from rag.settings import load_settings
+
+    assistant = Assistant.from_settings(load_settings(llm="local", index_dir=tmp_path / "index"))
+    history = [
+        {"role": "user", "content": "Why did Moscow end the peace-treaty talks with Japan?"},
+        {"role": "assistant", "content": "The Russian Foreign Ministry said Tokyo took an openly unfriendly position."},
+    ]
+    rewritten = assistant.condense("And how did Tokyo react?", history)
+    assert rewritten != "And how did Tokyo react?"
+    assert any(word in rewritten.lower() for word in ("peace", "talks", "moscow"))

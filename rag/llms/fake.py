@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from rag.llms.base import LLM, Message
 
 _PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
-_FOLLOW_UP = re.compile(r"^Follow-up question: (.*)$", re.MULTILINE)
+_FOLLOW_UP = re.compile(r"^Follow-up: (.*)$", re.MULTILINE)
 ABSTAIN = "The articles do not say."
 
 

@@ -32,9 +32,9 @@ class RecordingFakeLLM(FakeLLM):
 
     def _reply(self, messages):
         prompt = messages[-1]["content"]
-        if "Follow-up question:" in prompt and not self.replies:
+        if "Follow-up:" in prompt and not self.replies:
             first_question = prompt.split("user: ", 1)[1].splitlines()[0]
-            follow_up = prompt.split("Follow-up question:", 1)[1].splitlines()[0].strip()
+            follow_up = prompt.split("Follow-up:", 1)[1].splitlines()[0].strip()
             return f"{follow_up} (regarding: {first_question})"
         return super()._reply(messages)
 
