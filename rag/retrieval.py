@@ -13,7 +13,7 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from rag.chunking import Chunk
 from rag.embedders import Embedder
@@ -63,6 +63,10 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 20
     rrf_k: int = 60
     mode: Mode = "hybrid"
+    _position: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
     @classmethod
     def from_index(cls, index: VectorIndex, embedder: Embedder, **kwargs) -> HybridRetriever:
@@ -77,8 +81,7 @@ class HybridRetriever(BaseRetriever):
             )
         else:
             hits = store.similarity_search_with_score(query, k=n)
-        position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        return [(position[doc.metadata["chunk_id"]], float(score)) for doc, score in hits]
+        return [(self._position[doc.metadata["chunk_id"]], float(score)) for doc, score in hits]
 
     def _lexical(self, query: str, n: int, doc_ids: set[str] | None) -> list[tuple[int, float]]:
         tokens = _tokenize([query])
