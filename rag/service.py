@@ -16,7 +16,7 @@ from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
 from rag.generation import answer_messages, closed_book_messages, condense_messages
 from rag.index import VectorIndex
-from rag.ingest import IngestReport, ensure_index, ingest_paths
+from rag.ingest import ensure_index
 from rag.llms import LLM, Message, make_llm
 from rag.questions import validate_question
 from rag.retrieval import HybridRetriever, Mode, Passage
@@ -115,13 +115,6 @@ class Assistant:
 
     def articles(self) -> list[Article]:
         return load_corpus(self.settings.corpus_dir)
-
-    def ingest(self, paths, progress_factory=None) -> IngestReport:
-        report = ingest_paths(paths, self.settings, self.embedder, progress_factory)
-        if report.added:
-            self.index = ensure_index(self.settings, self.embedder)
-            self.retriever = self._retriever(self.index, self.embedder, self.settings)
-        return report
 
     def retrieve(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                  mode: Mode | None = None) -> list[Passage]:
