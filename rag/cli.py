@@ -159,24 +159,26 @@ def _print_answer(answer) -> None:
     console.print(escape(answer.answer))
     for s in answer.sentences:
         if not s.supported:
-            console.print(f"[yellow]unsupported by the passages:[/] {escape(s.text)}")
+            console.print(f"[yellow]unsupported by the evidence:[/] {escape(s.text)}")
     for c in answer.citations:
-        ch = c.passage.chunk
-        console.print(f"[bold]\\[{c.n}][/] {escape(ch.title)} — {ch.doc_id} chars {ch.start}–{ch.end}")
+        e = c.evidence
+        console.print(f"[bold]\\[{c.n}][/] {escape(e.title)} — {e.doc_id} chars {c.quote_start}–{c.quote_end}")
         console.print(f"    “{escape(c.quote)}”", style="dim")
-    console.print(f"[dim]{answer.model} · {answer.timings_ms['total']:.0f} ms[/]")
+    usage = answer.usage
+    console.print(f"[dim]{answer.model} · {answer.timings_ms['total']:.0f} ms · "
+                  f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} answer tokens[/]")
 
 
 @app.command()
 def retrieve(
     question: Annotated[Optional[str], typer.Argument(help="the question")] = None,
     k: KOpt = None, doc: DocOpt = None, as_json: JsonOpt = False, batch: BatchOpt = None,
-    mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
+    mode: Annotated[str, typer.Option(help="hybrid | dense | bm25 | sentences")] = "hybrid",
     config: ConfigOpt = None,
 ):
     """Show the passages retrieval finds for a question (no LLM)."""
-    if mode not in ("hybrid", "dense", "bm25"):
-        fail(f"--mode must be hybrid, dense or bm25, not {mode!r}")
+    if mode not in ("hybrid", "dense", "bm25", "sentences"):
+        fail(f"--mode must be hybrid, dense, bm25 or sentences, not {mode!r}")
     settings = build_settings(config, k=k)
     items = _questions(question, batch, settings.max_question_chars)
     with handle_errors():

@@ -1,28 +1,17 @@
-"""Stage 5b — render the grounded prompt (and the follow-up rewrite prompt) from retrieved passages."""
+"""Stage 5b — render the prompts: the grounded answer from numbered evidence, the follow-up rewrite."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from rag.evidence import Evidence, format_evidence
 from rag.llms import Message
 from rag.prompts import render
-from rag.retrieval import Passage
-
-_TAG = re.compile(r"</?\s*passage[^>]*>", re.IGNORECASE)
 
 
-def format_passages(passages: list[Passage]) -> str:
-    """Number passages as the model must cite them; strip look-alike tags so article text
-    cannot close its own passage and pose as instructions."""
-    return "\n\n".join(
-        f'<passage id="{i}" title="{p.chunk.title}">\n{_TAG.sub("", p.chunk.text)}\n</passage>'
-        for i, p in enumerate(passages, start=1)
-    )
-
-
-def answer_messages(prompts_dir: Path, question: str, passages: list[Passage]) -> list[Message]:
-    return render(prompts_dir, "answer", question=question, passages=format_passages(passages))
+def answer_messages(prompts_dir: Path, question: str, evidence: list[Evidence],
+                    model: str | None = None) -> list[Message]:
+    return render(prompts_dir, "answer", model, question=question, evidence=format_evidence(evidence))
 
 
 def closed_book_messages(prompts_dir: Path, question: str) -> list[Message]:

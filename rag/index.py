@@ -4,7 +4,9 @@ Layout under `index_dir`:
     CURRENT                      name of the live generation (swapped atomically: the commit point)
     gen-<time>-<rand>/index.faiss
     gen-<time>-<rand>/chunks.jsonl
-    gen-<time>-<rand>/manifest.json   written last, with hashes of the two files above
+    gen-<time>-<rand>/sentences.faiss   every article sentence, embedded: the unit of evidence
+    gen-<time>-<rand>/sentences.jsonl
+    gen-<time>-<rand>/manifest.json   written last, with hashes of the four files above
 
 A writer builds a new generation beside the live one and only then swaps CURRENT, so a crash
 at any point leaves the previous index loadable. Only FAISS's own format and JSON are read:
@@ -22,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,11 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.documents import Article
 from rag.embedders import Embedder
+from rag.sentences import SentenceSpan, split_article
 from rag.settings import Settings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl")
 CURRENT = "CURRENT"
 
 
@@ -64,7 +68,11 @@ def corpus_fingerprint(articles: Iterable[Article]) -> dict[str, dict]:
 
 def chunking_params(settings: Settings) -> dict:
     return {"splitter": "RecursiveCharacterTextSplitter", "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap}
+            "chunk_overlap": settings.chunk_overlap, "contextual_headers": 1, "sentences": 1}
+
+
+def article_sentences(articles: Iterable[Article]) -> list[SentenceSpan]:
+    return [s for a in articles for s in split_article(a.doc_id, a.text)]
 
 
 @dataclass
@@ -72,6 +80,12 @@ class VectorIndex:
     chunks: list[Chunk]
     vectors: np.ndarray  # float32 (n, dim), L2-normalised
     manifest: dict
+    sentences: list[SentenceSpan] = field(default_factory=list)
+    sentence_vectors: np.ndarray | None = None  # float32 (m, dim), L2-normalised
+
+    def __post_init__(self) -> None:
+        if self.sentence_vectors is None:
+            self.sentence_vectors = np.zeros((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0), "float32")
 
     @property
     def documents(self) -> dict[str, dict]:
@@ -113,37 +127,48 @@ def _flat_index(vectors: np.ndarray):
     return index
 
 
-def embed_chunks(chunks: list[Chunk], embedder: Embedder, batch_size: int = 64, progress=None) -> np.ndarray:
+def embed_texts(texts: list[str], embedder: Embedder, batch_size: int = 64, progress=None) -> np.ndarray:
     """Embed in batches so a progress bar can advance; returns float32 (n, dim)."""
-    out = np.zeros((len(chunks), embedder.dimension), dtype="float32")
-    for i in range(0, len(chunks), batch_size):
-        batch = chunks[i : i + batch_size]
-        out[i : i + len(batch)] = np.asarray(embedder.embed_documents([c.text for c in batch]), "float32")
+    out = np.zeros((len(texts), embedder.dimension), dtype="float32")
+    for i in range(0, len(texts), batch_size):
+        batch = texts[i : i + batch_size]
+        out[i : i + len(batch)] = np.asarray(embedder.embed_documents(batch), "float32")
         if progress:
             progress(len(batch))
     return out
 
 
+def _embed(chunks: list[Chunk], sentences: list[SentenceSpan], embedder: Embedder, progress=None):
+    """Chunks with their contextual header (what retrieval ranks), sentences bare (what evidence is)."""
+    texts = [c.search_text for c in chunks] + [s.text for s in sentences]
+    vectors = embed_texts(texts, embedder, progress=progress)
+    return vectors[: len(chunks)], vectors[len(chunks):]
+
+
 def build_index(
     articles: list[Article], chunks: list[Chunk], embedder: Embedder, settings: Settings, progress=None
 ) -> VectorIndex:
-    vectors = embed_chunks(chunks, embedder, progress=progress)
-    return VectorIndex(chunks, vectors, _manifest(articles, chunks, embedder, settings))
+    sentences = article_sentences(articles)
+    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress)
+    return VectorIndex(chunks, vectors, _manifest(articles, chunks, sentences, embedder, settings),
+                       sentences, sentence_vectors)
 
 
 def extend_index(
     current: VectorIndex, articles: list[Article], chunks: list[Chunk], embedder: Embedder,
     settings: Settings, progress=None,
 ) -> VectorIndex:
-    """Add new articles' chunks without re-embedding the existing ones."""
-    vectors = embed_chunks(chunks, embedder, progress=progress)
-    all_chunks = current.chunks + chunks
+    """Add new articles' chunks and sentences without re-embedding the existing ones."""
+    sentences = article_sentences(articles)
+    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress)
+    all_chunks, all_sentences = current.chunks + chunks, current.sentences + sentences
     docs = dict(current.documents) | corpus_fingerprint(articles)
-    manifest = _manifest([], all_chunks, embedder, settings) | {"documents": docs}
-    return VectorIndex(all_chunks, np.vstack([current.vectors, vectors]), manifest)
+    manifest = _manifest([], all_chunks, all_sentences, embedder, settings) | {"documents": docs}
+    return VectorIndex(all_chunks, np.vstack([current.vectors, vectors]), manifest, all_sentences,
+                       np.vstack([current.sentence_vectors, sentence_vectors]))
 
 
-def _manifest(articles, chunks, embedder: Embedder, settings: Settings) -> dict:
+def _manifest(articles, chunks, sentences, embedder: Embedder, settings: Settings) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "embedding_model": embedder.name,
@@ -151,7 +176,12 @@ def _manifest(articles, chunks, embedder: Embedder, settings: Settings) -> dict:
         "chunking": chunking_params(settings),
         "documents": corpus_fingerprint(articles),
         "chunk_count": len(chunks),
+        "sentence_count": len(sentences),
     }
+
+
+def _jsonl(records) -> bytes:
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
 
 @contextmanager
@@ -173,11 +203,11 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         gen.mkdir()
         faiss.write_index(_flat_index(index.vectors), str(gen / "index.faiss"))
-        lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in index.chunks)
-        _fsync_write(gen / "chunks.jsonl", lines.encode("utf-8"))
-        manifest = dict(index.manifest, files={
-            name: _sha256_file(gen / name) for name in ("index.faiss", "chunks.jsonl")
-        }, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        faiss.write_index(_flat_index(index.sentence_vectors), str(gen / "sentences.faiss"))
+        _fsync_write(gen / "chunks.jsonl", _jsonl(index.chunks))
+        _fsync_write(gen / "sentences.jsonl", _jsonl(index.sentences))
+        manifest = dict(index.manifest, files={name: _sha256_file(gen / name) for name in FILES},
+                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
         _fsync_write(tmp, gen.name.encode())
@@ -191,8 +221,6 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> VectorIndex:
     """Load the live generation and verify it against its manifest (and the embedder, if given)."""
-    import faiss
-
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         raise IndexLoadError(f"no index in {index_dir}: run `rag index rebuild`")
@@ -213,13 +241,23 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> VectorIndex
             f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
             f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
         )
-    with (gen / "chunks.jsonl").open(encoding="utf-8") as fh:
-        chunks = [Chunk(**json.loads(line)) for line in fh]
-    flat = faiss.read_index(str(gen / "index.faiss"))
-    if not (flat.ntotal == len(chunks) == manifest["chunk_count"]) or flat.d != manifest["dimension"]:
+    chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
+    sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
+                                             manifest["sentence_count"], manifest)
+    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors)
+
+
+def _read_part(gen: Path, faiss_name: str, jsonl_name: str, record, expected: int, manifest: dict):
+    """Records and their vectors, refused unless the counts and dimension agree with the manifest."""
+    import faiss
+
+    with (gen / jsonl_name).open(encoding="utf-8") as fh:
+        records = [record(**json.loads(line)) for line in fh]
+    flat = faiss.read_index(str(gen / faiss_name))
+    if not (flat.ntotal == len(records) == expected) or flat.d != manifest["dimension"]:
         raise IndexLoadError(
-            f"index holds {flat.ntotal} vectors of {flat.d}d and {len(chunks)} chunks, manifest says "
-            f"{manifest['chunk_count']} of {manifest['dimension']}d: rebuild it"
+            f"{faiss_name} holds {flat.ntotal} vectors of {flat.d}d and {jsonl_name} {len(records)} records, "
+            f"manifest says {expected} of {manifest['dimension']}d: rebuild it"
         )
     vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), "float32")
-    return VectorIndex(chunks, np.asarray(vectors, dtype="float32"), manifest)
+    return records, np.asarray(vectors, dtype="float32")

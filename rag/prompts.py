@@ -18,10 +18,15 @@ class PromptError(ValueError):
     pass
 
 
-@lru_cache(maxsize=32)
 def _load(path: Path) -> dict:
     if not path.is_file():
         raise PromptError(f"prompt template not found: {path}")
+    return _parse(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _parse(path: Path, mtime_ns: int) -> dict:
+    """Cached per modification time: an edited prompt file is read again by a running server."""
     spec = tomllib.loads(path.read_text(encoding="utf-8"))
     declared = set(spec.get("variables", []))
     used = {field for part in ("system", "user") for _, field, _, _ in string.Formatter().parse(spec[part])
@@ -31,9 +36,15 @@ def _load(path: Path) -> dict:
     return spec
 
 
-def render(prompts_dir: Path, name: str, **variables: str) -> list[Message]:
-    """Render `prompts/<name>.toml` into chat messages."""
-    spec = _load(prompts_dir / f"{name}.toml")
+def template_path(prompts_dir: Path, name: str, model: str | None = None) -> Path:
+    """`<name>.<model>.toml` when a model needs its own wording, else `<name>.toml`."""
+    specific = prompts_dir / f"{name}.{model}.toml"
+    return specific if model and specific.is_file() else prompts_dir / f"{name}.toml"
+
+
+def render(prompts_dir: Path, name: str, model: str | None = None, **variables: str) -> list[Message]:
+    """Render `prompts/<name>.toml` (or its per-model variant) into chat messages."""
+    spec = _load(template_path(prompts_dir, name, model))
     declared = set(spec["variables"])
     if set(variables) != declared:
         raise PromptError(f"prompt {name} needs {sorted(declared)}, got {sorted(variables)}")

@@ -1,8 +1,9 @@
-"""Stage 6 — the service the CLI, the Gradio UI and the eval harness all call.
+"""Stage 7 — the service the CLI, the Gradio UI and the eval harness all call.
 
-A question goes: validate (questions) → [rewrite follow-up (generation)] → retrieve (retrieval)
-→ generate (llms) → check citations (citations). `ask_stream` yields events as each step
-finishes so a UI can show "searching / generating" and tokens as they arrive.
+A question goes: validate (questions) → [rewrite follow-up (generation)] → retrieve chunks
+(retrieval) → select numbered evidence sentences (evidence) → generate (llms) → verify each
+claim against the evidence (verification). `ask_stream` yields events as each step finishes so
+a UI can show "searching / writing" and tokens as they arrive.
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rag.citations import ABSTAIN_TEXT, CheckedAnswer, Citation, Sentence, check_answer, is_abstention
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
+from rag.evidence import Evidence, Scored, score_sentences, select_evidence
 from rag.generation import answer_messages, closed_book_messages, condense_messages
 from rag.index import VectorIndex
 from rag.ingest import ensure_index
-from rag.llms import LLM, Message, make_llm
+from rag.llms import LLM, Message, Usage, make_llm
 from rag.questions import validate_question
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
+from rag.verification import (
+    ABSTAIN_TEXT,
+    Candidate,
+    CheckedAnswer,
+    Citation,
+    Sentence,
+    candidates,
+    is_abstention,
+    verify_answer,
+)
 
 
 @dataclass
@@ -30,10 +41,13 @@ class Answer:
     abstained: bool
     citations: list[Citation]
     sentences: list[Sentence]
-    passages: list[Passage]
+    passages: list[Passage]  # the chunks retrieved
+    evidence: list[Evidence]  # what the model was shown, numbered as it saw them
     model: str
     timings_ms: dict[str, float]
+    usage: Usage = field(default_factory=dict)
     standalone_question: str | None = None
+    abstention_reason: str | None = None  # "no evidence", "model", "unsupported"
     raw: str = ""  # the model's unedited output, for debugging and evals
 
     def to_dict(self) -> dict:
@@ -41,8 +55,13 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "abstention_reason": self.abstention_reason,
             "citations": [c.to_dict() for c in self.citations],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "evidence": [e.to_dict() for e in self.evidence],
             "model": self.model,
+            "usage": {"prompt_tokens": self.usage.get("prompt_tokens", 0),
+                      "completion_tokens": self.usage.get("completion_tokens", 0)},
             "timings_ms": self.timings_ms,
             "standalone_question": self.standalone_question,
             "unsupported_sentences": [s.text for s in self.sentences if not s.supported],
@@ -59,6 +78,7 @@ class Status:
 class Retrieved:
     passages: list[Passage]
     standalone_question: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +116,8 @@ class Assistant:
     @staticmethod
     def _retriever(index: VectorIndex, embedder: Embedder, settings: Settings) -> HybridRetriever:
         return HybridRetriever.from_index(index, embedder, k=settings.k, fetch_k=settings.fetch_k,
-                                          rrf_k=settings.rrf_k)
+                                          rrf_k=settings.rrf_k, fusion=settings.fusion,
+                                          weights=settings.fusion_weights)
 
     @property
     def llm(self) -> LLM:
@@ -121,10 +142,22 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         return self.retriever.search(question, k=k or self.settings.k, doc_ids=doc_ids, mode=mode)
 
-    def is_relevant(self, passages: list[Passage]) -> bool:
-        """Nothing retrieved is close enough to the question: answering would be guessing."""
-        best = max((p.dense for p in passages if p.dense is not None), default=None)
-        return bool(passages) and (best is None or best >= self.settings.min_relevance)
+    def has_evidence(self, scored: list[Scored]) -> bool:
+        """Some sentence clears the bar for the question: else answering would be guessing."""
+        return bool(scored) and scored[0].score >= self.settings.min_evidence_score
+
+    def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
+                        ) -> tuple[list[Passage], list[Scored], list[Evidence]]:
+        """Retrieve chunks, score their sentences against the question, select numbered evidence."""
+        vector = self.retriever.embed(query)
+        passages = self.retriever.search(query, k=k or self.settings.k, doc_ids=doc_ids, query_vector=vector)
+        scored = score_sentences(query, vector, passages, self.retriever)
+        return passages, scored, select_evidence(scored, self.retriever, self.settings.evidence_tokens)
+
+    def _pool(self, evidence: list[Evidence]) -> list[Candidate]:
+        sentences, vectors = self.index.sentences, self.index.sentence_vectors
+        return candidates(evidence, lambda r: (sentences[r].start, sentences[r].end, sentences[r].text),
+                          lambda r: vectors[r])
 
     def condense(self, question: str, history: list[Message]) -> str:
         """Rewrite a follow-up into a standalone question using the conversation so far."""
@@ -144,31 +177,42 @@ class Assistant:
         query = standalone or question
         yield Status("searching", query)
         t0 = time.perf_counter()
-        passages = [] if closed_book else self.retriever.search(query, k=k or self.settings.k, doc_ids=doc_ids)
+        passages, scored, evidence = ([], [], []) if closed_book else self.gather_evidence(query, k, doc_ids)
         retrieve_ms = _ms(time.perf_counter() - t0)
-        yield Retrieved(passages, standalone)
+        yield Retrieved(passages, standalone, evidence)
 
-        raw, first_token_ms = "", None
+        raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
-        if closed_book or self.is_relevant(passages):
+        grounded = closed_book or self.has_evidence(scored)
+        if grounded:
             yield Status("generating")
+            model = self.llm.name.split(":", 1)[-1]
             messages = (closed_book_messages(self.settings.prompts_dir, query) if closed_book
-                        else answer_messages(self.settings.prompts_dir, query, passages))
+                        else answer_messages(self.settings.prompts_dir, query, evidence, model))
             for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens,
-                                         temperature=self.settings.temperature):
+                                         temperature=self.settings.temperature, usage=usage):
                 if first_token_ms is None:
                     first_token_ms = _ms(time.perf_counter() - t1)
                 raw += piece
                 yield Token(piece)
         generate_ms = _ms(time.perf_counter() - t1)
-        checked = _closed_book(raw) if closed_book else check_answer(raw, passages, query)
+        t2 = time.perf_counter()
+        if closed_book:
+            checked = _closed_book(raw)
+        else:
+            checked = verify_answer(raw, evidence if grounded else [], self._pool(evidence),
+                                    self.embedder.embed_documents, query)
+        verify_ms = _ms(time.perf_counter() - t2)
         if checked.abstained and not raw:
             yield Token(checked.text)
+        reason = None
+        if checked.abstained:
+            reason = "no evidence" if not grounded else "model" if is_abstention(raw) else "unsupported"
         timings = {"retrieve": retrieve_ms, "generate": generate_ms, "first_token": first_token_ms,
-                   "total": _ms(time.perf_counter() - started)}
-        model = self._llm.name if self._llm is not None else "none"
+                   "verify": verify_ms, "total": _ms(time.perf_counter() - started)}
+        model_name = self._llm.name if self._llm is not None else "none"
         yield Done(Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
-                          passages, model, timings, standalone, raw))
+                          passages, evidence, model_name, timings, usage, standalone, reason, raw))
 
     def ask(self, question: str, **kwargs) -> Answer:
         for event in self.ask_stream(question, **kwargs):
@@ -178,7 +222,7 @@ class Assistant:
 
 
 def _closed_book(raw: str) -> CheckedAnswer:
-    """No passages, so nothing to cite or check: only decide whether the model abstained."""
+    """No evidence, so nothing to cite or check: only decide whether the model abstained."""
     if is_abstention(raw):
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
     return CheckedAnswer(raw.strip(), False, [], [])

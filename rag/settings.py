@@ -42,12 +42,17 @@ class Settings(BaseSettings):
     embedder: Literal["minilm", "fake"] = "minilm"
 
     # retrieval
-    k: int = Field(4, ge=1, le=20, description="passages given to the LLM")
-    fetch_k: int = Field(20, ge=1, description="candidates per retriever before fusion")
+    k: int = Field(4, ge=1, le=20, description="chunks retrieved; evidence is selected from their sentences")
+    fetch_k: int = Field(20, ge=1, description="candidates per ranking before fusion")
+    fusion: Literal["rrf", "weighted"] = Field("rrf", description="how the dense, sentence and BM25 rankings combine")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
-    min_relevance: float = Field(
-        0.3, description="best dense cosine below this means nothing relevant was found: abstain"
-    )
+    fusion_weights: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0), description="weighted fusion: dense chunk, best sentence, BM25 (max-normalised)")
+
+    # evidence
+    evidence_tokens: int = Field(350, ge=50, le=3000, description="token budget of the numbered evidence")
+    min_evidence_score: float = Field(
+        0.45, description="no evidence sentence scoring this much (cosine + key-term share / 2): abstain")
 
     # generation
     llm: Literal["auto", "local", "openai", "fake"] = Field(
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
     local_model: LocalModel = "qwen2.5-coder-1.5b"
     n_ctx: int = 4096
     n_threads: int | None = None
-    max_tokens: int = Field(256, ge=16)
+    max_tokens: int = Field(160, ge=16, description="answer length cap: 1-3 sentences need far less")
     temperature: float = 0.0
     openai_base_url: str | None = Field(None, validation_alias=_openai_alias("openai_base_url"))
     openai_api_key: str | None = Field(None, validation_alias=_openai_alias("openai_api_key"))

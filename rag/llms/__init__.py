@@ -1,6 +1,6 @@
 """Stage 5a — chat LLM backends behind one small interface; `make_llm` picks one by setting."""
 
-from rag.llms.base import LLM, LLMError, Message
+from rag.llms.base import LLM, LLMError, Message, Usage
 from rag.llms.factory import make_llm
 
-__all__ = ["LLM", "LLMError", "Message", "make_llm"]
+__all__ = ["LLM", "LLMError", "Message", "Usage", "make_llm"]

@@ -16,12 +16,19 @@ class LLMError(RuntimeError):
     """The backend could not produce an answer (unreachable endpoint, missing model...)."""
 
 
+class Usage(TypedDict, total=False):
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class LLM(ABC):
     name: str
 
     @abstractmethod
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
-        """Yield pieces of the reply as the model produces them."""
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               usage: Usage | None = None) -> Iterator[str]:
+        """Yield pieces of the reply as the model produces them; fill `usage` (token counts) at the end."""
 
-    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float) -> str:
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature))
+    def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
+                 usage: Usage | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage))

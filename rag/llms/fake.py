@@ -1,8 +1,8 @@
-"""A deterministic stand-in LLM for tests: quotes the first sentence of the first passage it is given
-(and returns a follow-up question unchanged when asked to rewrite it).
+"""A deterministic stand-in LLM for tests: quotes the first sentence of the first numbered evidence
+line it is given, cited (and returns a follow-up question unchanged when asked to rewrite it).
 
-It reads the passages from the rendered prompt exactly as a real model would, so the whole
-pipeline (prompting, streaming, citation checks) runs unchanged around it.
+It reads the evidence from the rendered prompt exactly as a real model would, so the whole
+pipeline (prompting, streaming, claim verification) runs unchanged around it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from rag.llms.base import LLM, Message
+from rag.llms.base import LLM, Message, Usage
 
-_PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
+_EVIDENCE = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
 _FOLLOW_UP = re.compile(r"^Follow-up: (.*)$", re.MULTILINE)
 ABSTAIN = "The articles do not say."
 
@@ -30,15 +30,18 @@ class FakeLLM(LLM):
         prompt = messages[-1]["content"]
         if follow_up := _FOLLOW_UP.search(prompt):
             return follow_up.group(1)
-        passages = _PASSAGE.findall(prompt)
-        if not passages:
+        evidence = _EVIDENCE.findall(prompt)
+        if not evidence:
             return ABSTAIN
-        n, text = passages[0]
-        body = re.sub(r"^.*\n\n", "", text.strip(), count=1) if "\n\n" in text else text
-        sentence = re.split(r"(?<=[.!?])\s", body.strip(), maxsplit=1)[0]
+        n, text = evidence[0]
+        sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
         return f"{sentence} [{n}]"
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               usage: Usage | None = None) -> Iterator[str]:
         self.calls.append(messages)
-        for token in re.findall(r"\S+\s*", self._reply(messages)):
-            yield token
+        tokens = re.findall(r"\S+\s*", self._reply(messages))
+        yield from tokens
+        if usage is not None:  # a word a token: deterministic, and enough to test the plumbing
+            usage["prompt_tokens"] = sum(len(m["content"].split()) for m in messages)
+            usage["completion_tokens"] = len(tokens)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.llms.base import LLM, Message
+from rag.llms.base import LLM, Message, Usage
 
 
 class LlamaCppLLM(LLM):
@@ -24,11 +24,21 @@ class LlamaCppLLM(LLM):
         # One model, one context: concurrent calls would interleave state, so they queue here.
         self._lock = threading.Lock()
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               usage: Usage | None = None) -> Iterator[str]:
+        """llama.cpp keeps the previous prompt's KV cache and re-evaluates only from the first token
+        that differs: prompts that start with the same fixed instructions skip their prefill."""
         with self._lock:
+            reply = ""
             for part in self._llama.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True
             ):
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:
+                    reply += piece
                     yield piece
+            if usage is not None:
+                # Streaming replies carry no usage; the context holds prompt + reply (the last token unevaluated).
+                completion = len(self._llama.tokenize(reply.encode(), add_bos=False, special=True)) if reply else 0
+                usage["completion_tokens"] = completion
+                usage["prompt_tokens"] = max(self._llama.n_tokens - max(completion - 1, 0), 0)

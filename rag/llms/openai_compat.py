@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rag.llms.base import LLM, LLMError, Message
+from rag.llms.base import LLM, LLMError, Message, Usage
 
 
 class OpenAICompatLLM(LLM):
@@ -19,14 +19,19 @@ class OpenAICompatLLM(LLM):
             api_key=api_key or "not-needed",
             timeout=timeout,
             max_retries=1,
+            stream_usage=True,
         )
 
-    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
+               usage: Usage | None = None) -> Iterator[str]:
         try:
             for chunk in self._chat.stream(
                 [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, temperature=temperature
             ):
                 if chunk.content:
                     yield chunk.content
+                if usage is not None and chunk.usage_metadata:
+                    usage["prompt_tokens"] = chunk.usage_metadata["input_tokens"]
+                    usage["completion_tokens"] = chunk.usage_metadata["output_tokens"]
         except Exception as exc:  # the client raises many types; callers need one
             raise LLMError(f"{self.name}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,196 @@
+"""Stage 5a — select the evidence: the few sentences of the top chunks that answer the question.
+
+The small model reads ~350 tokens of numbered sentences instead of ~900 of whole chunks: on a
+CPU the prompt prefill is most of the latency, and a short, focused context is also what it
+answers best from. Each sentence is scored against the standalone question by MiniLM cosine
+(its vector is in the index) plus the share of the question's key terms it contains; a chosen
+sentence brings its neighbour when it opens with a pronoun or connective, or is cut short.
+Evidence is grouped per article under a one-line header and numbered [1]..[m] in that order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.retrieval import HybridRetriever, Passage
+from rag.text import content_words, numbers
+
+# A sentence that opens like this leans on the one before it.
+_ANAPHORIC = re.compile(
+    r"^(?:he|she|it|its|they|their|them|this|these|those|that|such|there|here|however|but|also|moreover"
+    r"|furthermore|therefore|thus|hence|yet|still|nevertheless|meanwhile|then|as a result|in addition"
+    r"|at the same time|in (?:this|that|response)|the (?:latter|former|same|two|side|sides|leaders?|parties"
+    r"|minister|president|country|countries|document|declaration|agreement|statement))\b",
+    re.IGNORECASE,
+)
+_FOOTNOTE = re.compile(r"\s*\[\d+(?:[,\s]*\d+)*\]")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One numbered piece of evidence: a contiguous span of one article (a sentence, with the
+    neighbours it needs), by offsets into the cleaned article text."""
+
+    n: int
+    doc_id: str
+    title: str
+    article: str  # the article's one-line header: title | authors | date
+    chunk_id: str  # the retrieved chunk it was selected from
+    start: int
+    end: int
+    text: str
+    rows: tuple[int, ...]  # the index sentences it spans
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_id": self.doc_id, "title": self.title, "chunk_id": self.chunk_id,
+                "start": self.start, "end": self.end, "text": self.text, "score": round(self.score, 4)}
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English with the Qwen and MiniLM tokenizers."""
+    return math.ceil(len(text) / 4)
+
+
+def key_terms(question: str) -> set[str]:
+    return content_words(question)
+
+
+def lexical_score(terms: set[str], text: str, question_numbers: set[str]) -> float:
+    """Share of the question's key terms in the sentence; a year or figure the question names
+    counts double, since it pins the question to one event."""
+    if not terms:
+        return 0.0
+    words = content_words(text)
+    weight = {t: (2.0 if t in question_numbers else 1.0) for t in terms}
+    return sum(w for t, w in weight.items() if t in words) / sum(weight.values())
+
+
+@dataclass
+class Scored:
+    row: int
+    passage: Passage
+    dense: float
+    lexical: float
+
+    @property
+    def score(self) -> float:
+        return self.dense + LEXICAL_WEIGHT * self.lexical
+
+
+LEXICAL_WEIGHT = 0.5
+
+
+def score_sentences(question: str, query_vector: np.ndarray, passages: list[Passage],
+                    retriever: HybridRetriever) -> list[Scored]:
+    """Every sentence of the retrieved chunks, scored once (a sentence in two chunks counts once)."""
+    index = retriever.index
+    terms, qnums = key_terms(question), set(numbers(question))
+    seen: dict[int, Scored] = {}
+    for p in passages:
+        for row in retriever.sentence_rows(p.position):
+            sentence = index.sentences[row]
+            if row in seen or sentence.heading or len(sentence.text) < 20:
+                continue
+            dense = float(index.sentence_vectors[row] @ query_vector)
+            seen[row] = Scored(row, p, dense, lexical_score(terms, sentence.text, qnums))
+    return sorted(seen.values(), key=lambda s: -s.score)
+
+
+def _needs_previous(text: str) -> bool:
+    return bool(_ANAPHORIC.match(text.lstrip("“\"‘'(")))
+
+
+def _needs_next(text: str) -> bool:
+    return len(text) < 60 or text.rstrip("”\"’')").endswith(":")
+
+
+def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tokens: int,
+                    min_ratio: float = 0.75) -> list[Evidence]:
+    """Greedy by score until the token budget is spent; sentences far below the best are left out."""
+    if not scored:
+        return []
+    index = retriever.index
+    best = scored[0].score
+    chosen: dict[int, Scored] = {}  # row -> the candidate that brought it in
+    spent = 0
+    for cand in scored:
+        if cand.score < best * min_ratio and chosen:
+            break
+        rows = {cand.row}
+        sentence = index.sentences[cand.row]
+        if _needs_previous(sentence.text) and _adjacent(index, cand.row - 1):
+            rows.add(cand.row - 1)
+        if _needs_next(sentence.text) and _adjacent(index, cand.row):
+            rows.add(cand.row + 1)
+        new = rows - set(chosen)
+        cost = sum(estimate_tokens(index.sentences[r].text) + 2 for r in new)
+        if not new:
+            continue
+        if spent + cost > budget_tokens:
+            if chosen:
+                continue  # something shorter may still fit
+            new = {cand.row}  # the best sentence always goes in
+            cost = estimate_tokens(sentence.text)
+        for r in new:
+            chosen[r] = cand
+        spent += cost
+    return _group(chosen, retriever)
+
+
+def _adjacent(index, row: int) -> bool:
+    """Sentence `row + 1` follows `row` in the same paragraph (one space between them)."""
+    if not 0 <= row < len(index.sentences) - 1:
+        return False
+    a, b = index.sentences[row], index.sentences[row + 1]
+    return a.doc_id == b.doc_id and b.start == a.end + 1 and not a.heading and not b.heading
+
+
+def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Evidence]:
+    """Adjacent chosen sentences of one article become one span; articles ordered by their best
+    evidence, spans within an article in reading order; numbered in that order."""
+    index = retriever.index
+    spans: list[list[int]] = []
+    for row in sorted(chosen):
+        if spans and spans[-1][-1] == row - 1 and _adjacent(index, row - 1):
+            spans[-1].append(row)
+        else:
+            spans.append([row])
+    doc_best: dict[str, float] = {}
+    for rows in spans:
+        doc = index.sentences[rows[0]].doc_id
+        doc_best[doc] = max(doc_best.get(doc, -9.0), max(chosen[r].score for r in rows))
+    order = {doc: i for i, doc in enumerate(sorted(doc_best, key=lambda d: -doc_best[d]))}
+    spans.sort(key=lambda rows: (order[index.sentences[rows[0]].doc_id], rows[0]))
+    out = []
+    for n, rows in enumerate(spans, start=1):
+        first, last = index.sentences[rows[0]], index.sentences[rows[-1]]
+        top = max((chosen[r] for r in rows), key=lambda s: s.score)
+        chunk = top.passage.chunk
+        text = " ".join(index.sentences[r].text for r in rows)  # exact: one space within a paragraph
+        out.append(Evidence(n, first.doc_id, chunk.title, chunk.header.split("\n")[0] or chunk.title,
+                            chunk.chunk_id, first.start, last.end, text, tuple(rows), top.score))
+    return out
+
+
+def prompt_text(text: str) -> str:
+    """Evidence as the model sees it: one line, footnote markers removed (they look like citations)."""
+    return _SPACE.sub(" ", _FOOTNOTE.sub("", text)).strip()
+
+
+def format_evidence(evidence: list[Evidence]) -> str:
+    """Per article: a header line, then its numbered evidence lines."""
+    lines, current = [], None
+    for e in evidence:
+        if e.doc_id != current:
+            if lines:
+                lines.append("")
+            lines.append(f"Article: {prompt_text(e.article)}")
+            current = e.doc_id
+        lines.append(f"[{e.n}] {prompt_text(e.text)}")
+    return "\n".join(lines)

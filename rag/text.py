@@ -1,0 +1,69 @@
+"""Word-level helpers shared by evidence selection and claim verification: content words,
+numbers and named actors, each folded so that a claim and its source compare fairly."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W_]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*))*")
+STOP = frozenset(
+    "the a an and or but of to in on at by for with from as is are was were be been being this that these "
+    "those it its their there they them he she his her we our you your not no yes do does did has have had "
+    "will would can could should may might also than then which who whom whose what when where why how all "
+    "any some such more most other into over about after before between during under while both each only "
+    "very so said says according".split()
+)
+# Names that refer to the same actor: a claim may say "Tokyo" where the source says "Japan".
+_ACTOR = {
+    "japan": "japan", "japanese": "japan", "tokyo": "japan",
+    "russia": "russia", "russian": "russia", "russians": "russia", "moscow": "russia", "kremlin": "russia",
+    "soviet": "russia", "ussr": "russia", "soviets": "russia",
+    "abe": "abe", "shinzo": "abe", "putin": "putin", "vladimir": "putin", "kishida": "kishida",
+    "fumio": "kishida", "suga": "suga", "lavrov": "lavrov", "medvedev": "medvedev", "trump": "us",
+    "america": "us", "american": "us", "washington": "us", "china": "china", "chinese": "china",
+    "beijing": "china", "ukraine": "ukraine", "ukrainian": "ukraine", "kyiv": "ukraine",
+}
+# Capitalised words that start sentences or titles without naming anyone.
+_NOT_NAMES = frozenset(
+    "the a an in on at by for with from as this that these those it its their there they he she his her we "
+    "our however but also and or of to after before since when while during president prime minister "
+    "foreign ministry mr mrs ms dr according both each".split()
+)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased content words cut to 6 letters: a crude stem that matches 'declared'/'declaration'."""
+    return {w[:6] for w in words(text) if w not in STOP and (len(w) > 2 or w.isdigit())}
+
+
+def numbers(text: str) -> list[str]:
+    """Years, figures and amounts, with thousands separators removed ('1,000' == '1000')."""
+    return [n.replace(",", "") for n in _NUMBER.findall(text)]
+
+
+def actors(text: str) -> list[str]:
+    """Named actors in order of mention, folded to one name per actor (Tokyo → japan)."""
+    out = []
+    for w in _WORD.findall(text):
+        folded = _ACTOR.get(w.lower())
+        if folded and w[:1].isupper():
+            out.append(folded)
+    return out
+
+
+def names(text: str) -> set[str]:
+    """Proper names (capitalised words not opening a sentence), folded like actors."""
+    found = set()
+    for m in _NAME.finditer(text):
+        for w in m.group().split():
+            w = w.strip("’'").lower()
+            if w in _NOT_NAMES or len(w) < 3:
+                continue
+            found.add(_ACTOR.get(w, w[:6]))
+    return found

@@ -1,0 +1,237 @@
+"""Stage 6 — verify every claim of the answer against the numbered evidence, sentence by sentence.
+
+For each answer sentence the checker finds the exact evidence sentence that supports it: a mix
+of content-word overlap and MiniLM similarity, with hard rules the small models break most:
+- every number the claim states must be in the supporting span;
+- every name it uses must be there too, and actors must not swap roles ("Abe criticized Abe",
+  or "Tokyo cut off dialogue with Moscow" where the source says Moscow cut off Tokyo);
+- words the question already gave prove nothing (restating the question is not support).
+A citation that points at evidence which does not support the sentence is re-pointed to the
+evidence that does; a sentence with no supporting span is flagged and left uncited, never
+silently cited. Citations are renumbered [1], [2]... in order of first use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.evidence import Evidence
+from rag.sentences import ABBREVIATION
+from rag.text import actors, content_words, names, numbers
+
+ABSTAIN_TEXT = "The articles do not say."
+SUPPORT_BAR = 0.55  # combined lexical/semantic score a span needs to support a claim
+_ABSTAIN = re.compile(
+    r"articles? (?:do|does) not (?:say|mention|contain|specify|provide|state)|not (?:mentioned|stated|specified)"
+    r" in the|(?:passages?|evidence) (?:do|does) not (?:say|mention|contain|provide|state)|cannot answer"
+    r"|no information|^\s*(?:i )?(?:do not|don't) know",
+    re.IGNORECASE,
+)
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
+# "According to [1], ..." / "Evidence 2 says that ...": the model naming its source is not a claim.
+_SOURCE_PREFIX = re.compile(
+    r"^(?:(?:according to|as stated in|in) (?:the )?(?:evidence|passages?|sources?|articles?)? ?\[?\d*\]?,?\s*"
+    r"|(?:evidence|passages?) \[?\d+\]?:\s*|the (?:evidence|passages?|articles?) (?:states?|says?|mentions?) that\s*)",
+    re.IGNORECASE,
+)
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def is_abstention(text: str) -> bool:
+    return not text.strip() or bool(_ABSTAIN.search(text))
+
+
+def split_answer(text: str) -> list[str]:
+    """Split after . ! ? keeping any trailing [n] markers with the sentence they follow."""
+    parts, last = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if ABBREVIATION.search(text[last : m.start()]):
+            continue
+        parts.append(text[last : m.end(1)].strip())
+        last = m.end()
+    parts.append(text[last:].strip())
+    return [p for p in parts if p]
+
+
+@dataclass(frozen=True)
+class Support:
+    """The exact span of an article that supports one answer sentence."""
+
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    evidence: int  # the evidence number the model saw
+
+    def to_dict(self) -> dict:
+        return {"doc_id": self.doc_id, "start": self.start, "end": self.end, "quote": self.quote,
+                "score": round(self.score, 4)}
+
+
+@dataclass
+class Sentence:
+    text: str  # without markers
+    evidence: list[int] = field(default_factory=list)  # evidence numbers as given to the model
+    citations: list[int] = field(default_factory=list)  # the [n] shown in the answer, after renumbering
+    support: Support | None = None
+    supported: bool = True
+    note: str | None = None  # "added", "re-pointed", "unsupported: ...", "invalid citation [n]"
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "citations": self.citations,
+                "support": self.support.to_dict() if self.support else None,
+                "supported": self.supported, "note": self.note}
+
+
+@dataclass
+class Citation:
+    n: int
+    evidence: Evidence
+    quote_start: int  # the best supporting span inside the evidence, offsets into the article
+    quote_end: int
+    quote: str
+
+    def to_dict(self) -> dict:
+        e = self.evidence
+        return {"n": self.n, "doc_id": e.doc_id, "title": e.title, "chunk_id": e.chunk_id, "start": e.start,
+                "end": e.end, "text": e.text, "quote": self.quote, "quote_start": self.quote_start,
+                "quote_end": self.quote_end}
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    abstained: bool
+    sentences: list[Sentence]
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evidence sentence a claim may rest on."""
+
+    evidence: Evidence
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+
+
+def candidates(evidence: list[Evidence], sentence_texts: Callable[[int], tuple[int, int, str]],
+               sentence_vector: Callable[[int], np.ndarray]) -> list[Candidate]:
+    return [Candidate(e, *sentence_texts(row), sentence_vector(row)) for e in evidence for row in e.rows]
+
+
+def _names_ok(claim: str, span: str, given: set[str]) -> bool:
+    known = content_words(span) | set(actors(span)) | names(span) | given
+    return names(claim) <= known
+
+
+def _actors_swapped(claim: str, span: str) -> bool:
+    """The claim names one actor twice where the source has two, or puts two actors in the
+    opposite order to the source ("Japan sanctioned Russia" from "Russia sanctioned Japan")."""
+    c, s = actors(claim), actors(span)
+    if not c or not s:
+        return False
+    if len(c) >= 2 and len(set(c)) == 1 and len(set(s)) >= 2 and c[0] in s:
+        return True
+    firsts = {a: s.index(a) for a in dict.fromkeys(s)}
+    lasts = {a: len(s) - 1 - s[::-1].index(a) for a in firsts}
+    pairs = [(a, b) for i, a in enumerate(c) for b in c[i + 1 :] if a != b and a in firsts and b in firsts]
+    return any(lasts[b] < firsts[a] for a, b in pairs[:1])
+
+
+def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: set[str]) -> float:
+    """0 when a hard rule fails; else the mean of content-word coverage and cosine similarity."""
+    context = cand.evidence.text  # the span with its neighbours: a pronoun's referent counts
+    claim_numbers = set(numbers(claim)) - given
+    if not claim_numbers <= set(numbers(context)):
+        return 0.0
+    if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
+        return 0.0
+    words = content_words(claim) - given
+    lexical = len(words & content_words(context)) / len(words) if words else 0.0
+    lexical_here = len(words & content_words(cand.text)) / len(words) if words else 0.0
+    dense = float(claim_vector @ cand.vector)
+    return 0.5 * (0.5 * lexical + 0.5 * lexical_here) + 0.5 * max(dense, 0.0)
+
+
+def _clean(raw: str) -> tuple[str, list[int]]:
+    cited = [int(x) for m in CITATION_MARKER.finditer(raw) for x in m.group(1).split(",")]
+    text = _SOURCE_PREFIX.sub("", raw.strip())
+    text = re.sub(r"\s+([.!?,;:])", r"\1", CITATION_MARKER.sub("", text)).strip()
+    return text[:1].upper() + text[1:], cited
+
+
+def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[Candidate], m: int,
+           given: set[str]) -> None:
+    valid = [n for n in dict.fromkeys(cited) if 1 <= n <= m]
+    invalid = sorted(set(cited) - set(valid))
+    if invalid:
+        sentence.note = f"invalid citation {invalid}"
+    if len(content_words(sentence.text) - given) < 2:  # "Yes." or a restated question: nothing to verify
+        return
+    scored = sorted(((support_score(sentence.text, vector, c, given), c) for c in pool),
+                    key=lambda sc: -sc[0])
+    best_cited = next(((s, c) for s, c in scored if c.evidence.n in valid), None)
+    if best_cited and best_cited[0] >= SUPPORT_BAR:
+        score, cand = best_cited
+        sentence.evidence = [cand.evidence.n]
+    elif scored and scored[0][0] >= SUPPORT_BAR:
+        score, cand = scored[0]
+        sentence.evidence = [cand.evidence.n]
+        sentence.note = "re-pointed" if valid else "added"
+    else:
+        sentence.supported = False
+        sentence.note = "unsupported"
+        return
+    sentence.support = Support(cand.evidence.doc_id, cand.start, cand.end, cand.text, score, cand.evidence.n)
+
+
+def _with_markers(sentence: Sentence) -> str:
+    if not sentence.citations:
+        return sentence.text
+    markers = "".join(f"[{n}]" for n in sentence.citations)
+    text = sentence.text
+    if text and text[-1] in ".!?":
+        return f"{text[:-1]} {markers}{text[-1]}"
+    return f"{text} {markers}"
+
+
+def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], embed: Embed,
+                  question: str = "") -> CheckedAnswer:
+    """Check and repair the citations of a generated answer, claim by claim; decide abstention."""
+    if not evidence or is_abstention(raw):
+        return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
+    given = content_words(question) | set(numbers(question)) | set(actors(question)) | names(question)
+    parsed = [_clean(s) for s in split_answer(raw.strip())]
+    parsed = [(text, cited) for text, cited in parsed if text and re.search(r"\w", text)]  # a bare "[2]" says nothing
+    if not parsed:
+        return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
+    vectors = np.asarray(embed([text for text, _ in parsed]), dtype="float32")
+    sentences = []
+    for (text, cited), vector in zip(parsed, vectors):
+        sentence = Sentence(text)
+        _check(sentence, cited, vector, pool, len(evidence), given)
+        sentences.append(sentence)
+    if not any(s.support for s in sentences):
+        # Nothing the model said is backed by the evidence: saying so beats a confident guess.
+        return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [])
+    numbering: dict[int, int] = {}
+    for s in sentences:
+        for n in s.evidence:
+            numbering.setdefault(n, len(numbering) + 1)
+        s.citations = [numbering[n] for n in s.evidence]
+    by_n = {e.n: e for e in evidence}
+    citations = []
+    for old, new in numbering.items():
+        best = max((s.support for s in sentences if s.support and s.support.evidence == old), key=lambda x: x.score)
+        citations.append(Citation(new, by_n[old], best.start, best.end, best.quote))
+    text = " ".join(_with_markers(s) for s in sentences)
+    return CheckedAnswer(text, False, sentences, citations)
