@@ -110,8 +110,20 @@ def _needs_next(text: str) -> bool:
     return len(text) < 60 or text.rstrip("”\"’')").endswith(":")
 
 
+def evidence_gap(question: str, passages: list[Passage], scored: list[Scored], min_score: float) -> str | None:
+    """Why the retrieved text cannot answer the question, or None when it may. Two rules: no
+    sentence clears the bar for the question's key terms, or the question is pinned to a year or
+    figure that none of the retrieved chunks mentions ("the population of Iturup in 2023")."""
+    if not scored or scored[0].score < min_score:
+        return "no evidence sentence matches the question"
+    asked = set(numbers(question))
+    if asked and not asked & {n for p in passages for n in numbers(p.chunk.text)}:
+        return f"the articles retrieved never mention {', '.join(sorted(asked))}"
+    return None
+
+
 def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tokens: int,
-                    min_ratio: float = 0.75) -> list[Evidence]:
+                    min_ratio: float = 0.5) -> list[Evidence]:
     """Greedy by score until the token budget is spent; sentences far below the best are left out."""
     if not scored:
         return []

@@ -14,6 +14,19 @@ def answer_messages(prompts_dir: Path, question: str, evidence: list[Evidence],
     return render(prompts_dir, "answer", model, question=question, evidence=format_evidence(evidence))
 
 
+def citation_grammar(evidence_count: int, max_sentences: int = 3) -> str:
+    """GBNF for 1 to `max_sentences` sentences, each words first, then one or two markers [n] of
+    evidence that exists: a small model can neither answer with a bare "[2]" nor cite [7] of 5."""
+    numbers = " | ".join(f'"{n}"' for n in range(1, evidence_count + 1)) or '"1"'
+    more = f'(" " sentence){{0,{max_sentences - 1}}}'
+    return "\n".join([
+        f"root ::= sentence {more}",
+        'sentence ::= [A-Z0-9"“(] [^\\[\\]\\n]{8,} " " cite cite? "."?',
+        'cite ::= "[" n "]"',
+        f"n ::= {numbers}",
+    ])
+
+
 def closed_book_messages(prompts_dir: Path, question: str) -> list[Message]:
     return render(prompts_dir, "closed_book", question=question)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
-from rag.evidence import Evidence, Scored, score_sentences, select_evidence
-from rag.generation import answer_messages, closed_book_messages, condense_messages
+from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
+from rag.generation import answer_messages, citation_grammar, closed_book_messages, condense_messages
 from rag.index import VectorIndex
 from rag.ingest import ensure_index
 from rag.llms import LLM, Message, Usage, make_llm
@@ -47,7 +47,7 @@ class Answer:
     timings_ms: dict[str, float]
     usage: Usage = field(default_factory=dict)
     standalone_question: str | None = None
-    abstention_reason: str | None = None  # "no evidence", "model", "unsupported"
+    abstention_reason: str | None = None  # why it said "the articles do not say"
     raw: str = ""  # the model's unedited output, for debugging and evals
 
     def to_dict(self) -> dict:
@@ -142,10 +142,6 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         return self.retriever.search(question, k=k or self.settings.k, doc_ids=doc_ids, mode=mode)
 
-    def has_evidence(self, scored: list[Scored]) -> bool:
-        """Some sentence clears the bar for the question: else answering would be guessing."""
-        return bool(scored) and scored[0].score >= self.settings.min_evidence_score
-
     def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
                         ) -> tuple[list[Passage], list[Scored], list[Evidence]]:
         """Retrieve chunks, score their sentences against the question, select numbered evidence."""
@@ -183,14 +179,16 @@ class Assistant:
 
         raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
-        grounded = closed_book or self.has_evidence(scored)
+        gap = None if closed_book else evidence_gap(query, passages, scored, self.settings.min_evidence_score)
+        grounded = gap is None
         if grounded:
             yield Status("generating")
             model = self.llm.name.split(":", 1)[-1]
             messages = (closed_book_messages(self.settings.prompts_dir, query) if closed_book
                         else answer_messages(self.settings.prompts_dir, query, evidence, model))
+            grammar = None if closed_book or not self.settings.citation_grammar else citation_grammar(len(evidence))
             for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens,
-                                         temperature=self.settings.temperature, usage=usage):
+                                         temperature=self.settings.temperature, usage=usage, grammar=grammar):
                 if first_token_ms is None:
                     first_token_ms = _ms(time.perf_counter() - t1)
                 raw += piece
@@ -207,7 +205,8 @@ class Assistant:
             yield Token(checked.text)
         reason = None
         if checked.abstained:
-            reason = "no evidence" if not grounded else "model" if is_abstention(raw) else "unsupported"
+            reason = gap or ("the model found no answer in the evidence" if is_abstention(raw)
+                             else "no sentence of the answer is supported by the evidence")
         timings = {"retrieve": retrieve_ms, "generate": generate_ms, "first_token": first_token_ms,
                    "verify": verify_ms, "total": _ms(time.perf_counter() - started)}
         model_name = self._llm.name if self._llm is not None else "none"

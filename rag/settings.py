@@ -44,15 +44,16 @@ class Settings(BaseSettings):
     # retrieval
     k: int = Field(4, ge=1, le=20, description="chunks retrieved; evidence is selected from their sentences")
     fetch_k: int = Field(20, ge=1, description="candidates per ranking before fusion")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="how the dense, sentence and BM25 rankings combine")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted", description="how the dense, sentence and BM25 rankings combine (weighted measured better)")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
     fusion_weights: tuple[float, float, float] = Field(
-        (1.0, 1.0, 1.0), description="weighted fusion: dense chunk, best sentence, BM25 (max-normalised)")
+        (1.0, 1.0, 0.5), description="weighted fusion: dense chunk, best sentence, BM25 (max-normalised)")
 
     # evidence
     evidence_tokens: int = Field(350, ge=50, le=3000, description="token budget of the numbered evidence")
     min_evidence_score: float = Field(
-        0.45, description="no evidence sentence scoring this much (cosine + key-term share / 2): abstain")
+        0.56, description="no evidence sentence scoring this much (cosine + key-term share / 2): abstain")
 
     # generation
     llm: Literal["auto", "local", "openai", "fake"] = Field(
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     local_model: LocalModel = "qwen2.5-coder-1.5b"
     n_ctx: int = 4096
     n_threads: int | None = None
+    llama_extra_buffers: bool = Field(
+        False, description="llama.cpp AMX/repacked weight buffers: they crash on this project's CPUs")
+    citation_grammar: bool = Field(
+        True, description="constrain local answers to sentences ending in an existing [n] (llama.cpp grammar)")
     max_tokens: int = Field(160, ge=16, description="answer length cap: 1-3 sentences need far less")
     temperature: float = 0.0
     openai_base_url: str | None = Field(None, validation_alias=_openai_alias("openai_base_url"))

@@ -29,8 +29,10 @@ _ACTOR = {
 _NOT_NAMES = frozenset(
     "the a an in on at by for with from as this that these those it its their there they he she his her we "
     "our however but also and or of to after before since when while during president prime minister "
-    "foreign ministry mr mrs ms dr according both each".split()
+    "foreign ministry mr mrs ms dr according both each what how why who whom whose which where did does do "
+    "was were is are has have had can could would should will may might under yes no not".split()
 )
+_POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def words(text: str) -> list[str]:
@@ -62,7 +64,7 @@ def names(text: str) -> set[str]:
     found = set()
     for m in _NAME.finditer(text):
         for w in m.group().split():
-            w = w.strip("’'").lower()
+            w = _POSSESSIVE.sub("", w).lower()
             if w in _NOT_NAMES or len(w) < 3:
                 continue
             found.add(_ACTOR.get(w, w[:6]))

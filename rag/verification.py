@@ -35,7 +35,9 @@ CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
 # "According to [1], ..." / "Evidence 2 says that ...": the model naming its source is not a claim.
 _SOURCE_PREFIX = re.compile(
-    r"^(?:(?:according to|as stated in|in) (?:the )?(?:evidence|passages?|sources?|articles?)? ?\[?\d*\]?,?\s*"
+    r"^(?:(?:according to|as stated in|as (?:the )?(?:evidence|article) (?:says|states),?|in) (?:the )?"
+    r"(?:evidence|passages?|sources?|articles?)(?: \[?\d+\]?)?,?\s*"
+    r"|(?:according to|as stated in|in) \[\d+\],?\s*"
     r"|(?:evidence|passages?) \[?\d+\]?:\s*|the (?:evidence|passages?|articles?) (?:states?|says?|mentions?) that\s*)",
     re.IGNORECASE,
 )
@@ -81,7 +83,7 @@ class Sentence:
     citations: list[int] = field(default_factory=list)  # the [n] shown in the answer, after renumbering
     support: Support | None = None
     supported: bool = True
-    note: str | None = None  # "added", "re-pointed", "unsupported: ...", "invalid citation [n]"
+    note: str | None = None  # "added", "re-pointed", "unsupported", "invalid citation [n]"
 
     def to_dict(self) -> dict:
         return {"text": self.text, "citations": self.citations,
@@ -134,17 +136,13 @@ def _names_ok(claim: str, span: str, given: set[str]) -> bool:
 
 
 def _actors_swapped(claim: str, span: str) -> bool:
-    """The claim names one actor twice where the source has two, or puts two actors in the
-    opposite order to the source ("Japan sanctioned Russia" from "Russia sanctioned Japan")."""
+    """Who-did-what errors in the simple "X did something to Y" shape: the claim names one actor
+    twice where the source names two ("Abe criticized Abe"), or the claim and the source each name
+    the same two actors once, in opposite order ("Tokyo cut off Moscow" from "Moscow cut off Tokyo")."""
     c, s = actors(claim), actors(span)
-    if not c or not s:
-        return False
-    if len(c) >= 2 and len(set(c)) == 1 and len(set(s)) >= 2 and c[0] in s:
+    if len(c) == 2 and c[0] == c[1] and len(set(s)) == 2 and c[0] in s:
         return True
-    firsts = {a: s.index(a) for a in dict.fromkeys(s)}
-    lasts = {a: len(s) - 1 - s[::-1].index(a) for a in firsts}
-    pairs = [(a, b) for i, a in enumerate(c) for b in c[i + 1 :] if a != b and a in firsts and b in firsts]
-    return any(lasts[b] < firsts[a] for a, b in pairs[:1])
+    return len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]
 
 
 def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: set[str]) -> float:
@@ -175,7 +173,7 @@ def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[
     invalid = sorted(set(cited) - set(valid))
     if invalid:
         sentence.note = f"invalid citation {invalid}"
-    if len(content_words(sentence.text) - given) < 2:  # "Yes." or a restated question: nothing to verify
+    if not content_words(sentence.text) - given:  # "Yes." or the question restated: nothing to verify
         return
     scored = sorted(((support_score(sentence.text, vector, c, given), c) for c in pool),
                     key=lambda sc: -sc[0])
@@ -186,7 +184,7 @@ def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[
     elif scored and scored[0][0] >= SUPPORT_BAR:
         score, cand = scored[0]
         sentence.evidence = [cand.evidence.n]
-        sentence.note = "re-pointed" if valid else "added"
+        sentence.note = "; ".join(filter(None, ["re-pointed" if valid else "added", sentence.note]))
     else:
         sentence.supported = False
         sentence.note = "unsupported"

@@ -31,6 +31,18 @@ def test_round_trip_keeps_chunks_vectors_and_manifest(built):
     assert manifest["embedding_model"] == "fake-hashed-bow"
     assert set(manifest["documents"]) == {a.doc_id for a in load_corpus(CORPUS)}
     assert manifest["chunking"]["chunk_size"] == settings.chunk_size
+    assert loaded.sentences == index.sentences and manifest["sentence_count"] == len(index.sentences)
+    assert loaded.sentence_vectors.shape == (len(index.sentences), 256)
+    assert abs(loaded.sentence_vectors - index.sentence_vectors).max() < 1e-6
+
+
+def test_tampered_sentence_file_is_refused(built):
+    _, settings = built
+    gen = settings.index_dir / (settings.index_dir / CURRENT).read_text()
+    path = gen / "sentences.jsonl"
+    path.write_text(path.read_text().replace("Shikotan", "Hokkaido", 1))
+    with pytest.raises(IndexLoadError, match="sentences.jsonl does not match its manifest"):
+        load_index(settings.index_dir)
 
 
 def test_refuses_other_embedder_and_tampered_files(built):

@@ -37,6 +37,27 @@ def test_real_model_answers_with_valid_citations(answer):
     assert any("Shikotan" in c["text"] for c in answer["citations"])
 
 
+def test_every_supported_sentence_rests_on_a_real_sentence_of_the_cited_article(answer):
+    from rag.sentences import split_article
+
+    texts = {a.doc_id: a.text for a in load_corpus(CORPUS)}
+    cited = {c["n"]: c for c in answer["citations"]}
+    supported = [s for s in answer["sentences"] if s["supported"] and s["citations"]]
+    assert supported
+    for s in supported:
+        support = s["support"]
+        sentences = {(x.start, x.end) for x in split_article(support["doc_id"], texts[support["doc_id"]])}
+        assert (support["start"], support["end"]) in sentences
+        assert texts[support["doc_id"]][support["start"] : support["end"]] == support["quote"]
+        assert any(cited[n]["doc_id"] == support["doc_id"] for n in s["citations"])
+    assert answer["usage"]["prompt_tokens"] > 0 and answer["usage"]["completion_tokens"] > 0
+
+
+def test_evidence_is_compact_and_numbered(answer):
+    assert [e["n"] for e in answer["evidence"]] == list(range(1, len(answer["evidence"]) + 1))
+    assert answer["usage"]["prompt_tokens"] < 600  # instructions + ~350 evidence tokens + question
+
+
 def test_real_model_rewrites_a_follow_up_to_name_its_subject(tmp_path):
     from rag.service import Assistant
     from rag.settings import load_settings

@@ -20,11 +20,35 @@ def test_hybrid_finds_the_declaration_passage(retriever):
     assert passages == sorted(passages, key=lambda p: -p.score)
 
 
-@pytest.mark.parametrize("mode", ["dense", "bm25"])
-def test_single_retriever_modes_only_use_their_scores(retriever, mode):
-    passages = retriever.search(QUESTION, mode=mode)
-    other = "bm25" if mode == "dense" else "dense"
-    assert passages and all(getattr(p, other) is None for p in passages)
+@pytest.mark.parametrize("mode,score", [("dense", "dense"), ("bm25", "bm25"), ("sentences", "sentence")])
+def test_single_ranking_modes_order_by_their_own_score(retriever, mode, score):
+    passages = retriever.search(QUESTION, mode=mode, k=6)
+    values = [getattr(p, score) for p in passages]
+    assert passages and values == sorted(values, reverse=True)
+
+
+def test_a_sentence_hit_votes_for_the_chunk_that_holds_it(retriever):
+    row = next(i for i, s in enumerate(retriever.index.sentences) if "Habomai group" in s.text)
+    sentence = retriever.index.sentences[row].text
+    (passage,) = retriever.search(sentence, mode="sentences", k=1)
+    rows = retriever.sentence_rows(passage.position)
+    assert row in rows and passage.sentence > 0.99
+    assert all(passage.chunk.start <= retriever.index.sentences[r].end and
+               retriever.index.sentences[r].start <= passage.chunk.end for r in rows)
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_both_fusions_rank_the_declaration_first_two(retriever, fusion):
+    retriever.fusion = fusion
+    passages = retriever.search(QUESTION)
+    assert any("Shikotan and the Habomai group" in p.chunk.text for p in passages[:2])
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_contextual_header_is_searched_but_not_cited(retriever):
+    chunk = next(c for c in retriever.chunks if "Section:" in c.header)
+    assert chunk.header.splitlines()[0].startswith(chunk.title)
+    assert chunk.search_text.startswith(chunk.header) and chunk.header not in chunk.text
 
 
 def test_filter_by_article_restricts_both_retrievers(retriever):

@@ -36,7 +36,8 @@ QUEUE_SIZE = 20  # waiting requests beyond this get "queue is full" at once inst
 LLM_GROUP = "llm"  # every event that runs the model shares one slot: the local model is not re-entrant
 K_MAX = 20  # the settings' bound for k
 
-# A source card's or catalogue entry's button asks the server to show that article (at the passage).
+# A source card's or catalogue entry's button asks the server to show that article (at the cited
+# evidence, with the span supporting the sentence marked).
 OPEN_ARTICLE_JS = """
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.open-article');
@@ -186,7 +187,8 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
     def ask(question: str, history: list[dict] | None = None, k: int | None = None,
             doc_ids: list[str] | None = None) -> tuple[str, dict]:
         """Answer from the articles. Returns the answer text with [n] markers, and the answer as a dict
-        (Answer.to_dict(): citations with doc_id, title, passage offsets and the supporting quote)."""
+        (Answer.to_dict(): citations with doc_id, title and evidence offsets; sentences each with the
+        exact span supporting it, offsets into the article's cleaned text)."""
         try:
             if k is not None and not 1 <= k <= K_MAX:
                 raise ValueError(f"k must be between 1 and {K_MAX}")

@@ -13,12 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.sentences import sentence_bounds  # plain text splitting: no model, no index
+
 if TYPE_CHECKING:  # types only: rendering must not pull in the retrieval stack
-    from rag.citations import Citation, Sentence
     from rag.documents import Article
+    from rag.evidence import Evidence
     from rag.retrieval import Passage
     from rag.service import Answer
     from rag.settings import Settings
+    from rag.verification import Citation, Sentence
 
 
 @dataclass
@@ -65,8 +68,33 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
-def source_anchor(turn_id: str, n: int) -> str:
-    return f"src-{turn_id}-{n}"
+def source_anchor(turn_id: str, n: int, sentence: int | None = None) -> str:
+    """The card of [n] as answer sentence `sentence` uses it (each has its own supporting span)."""
+    return f"src-{turn_id}-{n}" + ("" if sentence is None else f"-s{sentence}")
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a reader checks when clicking [n] in one sentence: the span of the article that
+    supports that sentence. Two sentences citing the same [n] rest on different spans."""
+
+    sentence: int | None  # index into Answer.sentences; None when no sentence rests on the citation
+    claim: str  # the sentence, as the answer states it
+    start: int  # the supporting span, offsets into the article's cleaned text
+    end: int
+
+
+def checks(answer: Answer) -> dict[int, list[Check]]:
+    """For every [n] of an answer, one Check per sentence that cites it, in answer order."""
+    shown = {c.evidence.n: c.n for c in answer.citations}  # evidence number the model saw -> [n]
+    out: dict[int, list[Check]] = {c.n: [] for c in answer.citations}
+    for i, s in enumerate(answer.sentences):
+        n = shown.get(s.support.evidence) if s.support else None
+        if n in s.citations:
+            out[n].append(Check(i, s.text, s.support.start, s.support.end))
+    for c in answer.citations:  # an Answer built by hand may cite without a sentence's support
+        out[c.n] = out[c.n] or [Check(None, "", c.quote_start, c.quote_end)]
+    return out
 
 
 # --- article metadata --------------------------------------------------------------------------
@@ -82,7 +110,8 @@ def byline(article: Article | None) -> str:
 
 def open_button(doc_id: str, label: str, passage: tuple[int, int] | None = None,
                 quote: tuple[int, int] | None = None) -> str:
-    """A button the panel's click handler turns into "show this article (at this passage)"."""
+    """A button the panel's click handler turns into "show this article (at this passage, with
+    this quote marked)"."""
     data = f' data-doc="{esc(doc_id)}"'
     if passage:
         data += f' data-start="{passage[0]}" data-end="{passage[1]}"'
@@ -97,7 +126,7 @@ def header(model: str, n_articles: int, n_passages: int) -> str:
     return (
         '<div class="kr-header"><div><h1>Kuril Islands &amp; Russia–Japan relations</h1>'
         '<p>Ask the article collection. Every claim carries a [n] you can check against the '
-        'passage it comes from.</p></div>'
+        'article text it rests on.</p></div>'
         f'<div class="kr-model" title="The model writing the answers">answering: <strong>{esc(model)}</strong>'
         f'<br>{n_articles} articles · {n_passages} passages indexed</div></div>'
     )
@@ -109,10 +138,13 @@ def model_details(model: str, settings: Settings) -> str:
         ("Answering model", model),
         ("Back-end setting", settings.llm),
         ("Passages per question (default)", settings.k),
+        ("Evidence shown to the model", f"up to {settings.evidence_tokens} tokens of numbered sentences "
+                                        "from those passages"),
         ("Temperature", settings.temperature),
         ("Max answer tokens", settings.max_tokens),
         ("Retrieval", f"hybrid: dense embeddings ({settings.embedder}) + BM25, fused by rank"),
-        ("Abstains below", f"cosine {settings.min_relevance} to the best passage"),
+        ("Abstains when", f"no sentence of the passages scores {settings.min_evidence_score} "
+                          "(cosine + half its share of the question's key terms)"),
     ]
     cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     return (f'<table class="kr-model-table">{cells}</table><p class="kr-hint">An OpenAI-compatible endpoint '
@@ -123,8 +155,8 @@ def model_details(model: str, settings: Settings) -> str:
 
 WELCOME = (
     '<div class="kr-empty"><h3>Ask a question about Russia–Japan relations</h3>'
-    "<p>Answers come only from the article collection (see the Articles tab). Each sentence cites its passage as [n]; click it "
-    "to see the passage, with the supporting sentence highlighted, in the sources panel. "
+    "<p>Answers come only from the article collection (see the Articles tab). Each sentence cites its evidence as [n]; "
+    "click it to see the article text, with the part that supports that sentence highlighted, in the sources panel. "
     "Follow-up questions use the conversation so far.</p></div>"
 )
 
@@ -135,36 +167,49 @@ STAGES = {
 }
 
 
-def _marker(turn_id: str, n: int, title: str) -> str:
-    return (f'<a class="cite" href="#{source_anchor(turn_id, n)}" title="[{n}] {esc(title)}">'
+def _marker(turn_id: str, n: int, title: str, sentence: int, cards: list[Check]) -> str:
+    """[n] linking to the card of this sentence's support (the first card if it has none of its own)."""
+    check = next((c for c in cards if c.sentence == sentence), cards[0])
+    return (f'<a class="cite" href="#{source_anchor(turn_id, n, check.sentence)}" title="[{n}] {esc(title)}" '
+            f'data-sentence="{sentence}" data-support-start="{check.start}" data-support-end="{check.end}">'
             f"[{n}]</a>")
 
 
-def _sentence(turn_id: str, sentence: Sentence, titles: dict[int, str]) -> str:
+def _sentence(turn_id: str, i: int, sentence: Sentence, titles: dict[int, str],
+              cards: dict[int, list[Check]]) -> str:
     """One checked sentence with its markers before the final stop, as the library writes them."""
     text = sentence.text
     stop = text[-1] if text[-1:] in (".", "!", "?") else ""
     body = text[: len(text) - len(stop)]
-    markers = "".join(_marker(turn_id, n, titles[n]) for n in sentence.citations)
+    markers = "".join(_marker(turn_id, n, titles[n], i, cards[n]) for n in sentence.citations)
     inner = esc(body) + (" " + markers if markers else "") + esc(stop)
     if not sentence.supported:
-        return ('<span class="sent unsupported" title="Not supported by the passages it cites">'
+        return ('<span class="sent unsupported" title="Nothing in the evidence supports this sentence">'
                 f'{inner} <span class="flag">unsupported</span></span>')
     fixed = sentence.note in ("added", "re-pointed")
     note = f' title="citation {esc(sentence.note)} by the citation checker"' if fixed else ""
     return f'<span class="sent"{note}>{inner}</span>'
 
 
+ABSTENTIONS = {  # Answer.abstention_reason -> why no answer is given
+    "no evidence": "No sentence of the articles matches the question closely enough, so no answer was written.",
+    "model": "The model found no answer in the evidence it was shown.",
+    "unsupported": "Nothing the model wrote is supported by the evidence, so no answer is given.",
+}
+
+
 def answer_html(turn_id: str, answer: Answer) -> str:
     if answer.abstained:
-        out = (f'<div class="abstain"><strong>{esc(answer.answer)}</strong> Nothing in the retrieved passages '
-               "supports an answer, so none is given.</div>")
+        why = ABSTENTIONS.get(answer.abstention_reason or "", ABSTENTIONS["unsupported"])
+        out = f'<div class="abstain"><strong>{esc(answer.answer)}</strong> {esc(why)}</div>'
         if answer.sentences:  # the model did say something, but nothing of it was backed
             out += ('<details class="kr-raw"><summary>What the model wrote (not supported by the '
-                    f"passages)</summary><p>{esc(answer.raw)}</p></details>")
+                    f"evidence)</summary><p>{esc(answer.raw)}</p></details>")
         return out
-    titles = {c.n: c.passage.chunk.title for c in answer.citations}
-    return '<div class="answer">' + " ".join(_sentence(turn_id, s, titles) for s in answer.sentences) + "</div>"
+    titles = {c.n: c.evidence.title for c in answer.citations}
+    cards = checks(answer)
+    return ('<div class="answer">' + " ".join(_sentence(turn_id, i, s, titles, cards)
+                                              for i, s in enumerate(answer.sentences)) + "</div>")
 
 
 def _answer_meta(answer: Answer) -> str:
@@ -212,28 +257,72 @@ def transcript(turns: list[Turn]) -> str:
 # --- sources panel -----------------------------------------------------------------------------
 
 SOURCES_INTRO = (
-    '<p class="kr-empty">Sources appear here: each cited passage with its article, author, outlet '
-    "and date, the supporting sentence highlighted.</p>"
+    '<p class="kr-empty">Sources appear here: each cited piece of evidence with its article, author, outlet '
+    "and date, in the article text around it, the part supporting the sentence highlighted.</p>"
 )
+CONTEXT_CHARS = 900  # a longer paragraph is cut to whole sentences around the evidence
 
 
-def source_card(turn_id: str, citation: Citation, article: Article | None) -> str:
-    chunk = citation.passage.chunk
-    start, end = citation.quote_start - chunk.start, citation.quote_end - chunk.start
-    if chunk.text[start:end] != citation.quote:  # offsets are the reference; fall back if they drift
-        start = max(chunk.text.find(citation.quote), 0)
-        end = start + len(citation.quote)
-    passage = highlight(chunk.text, {"quote": (start, end)})
-    button = open_button(chunk.doc_id, "Read it in the full article",
-                         (chunk.start, chunk.end), (citation.quote_start, citation.quote_end))
+def context_span(text: str, start: int, end: int, limit: int = CONTEXT_CHARS) -> tuple[int, int]:
+    """The paragraph holding text[start:end], so the evidence reads in context; when that is
+    longer than `limit`, the evidence and as many whole sentences either side as fit."""
+    a = text.rfind("\n\n", 0, start)
+    a = 0 if a < 0 else a + 2
+    b = text.find("\n\n", end)
+    b = len(text) if b < 0 else b
+    if b - a <= limit:
+        return a, b
+    bounds = [(a + s, a + e) for s, e in sentence_bounds(text[a:b])]
+    lo = next((i for i, (_, e) in enumerate(bounds) if e > start), 0)
+    hi = next((i for i in reversed(range(len(bounds))) if bounds[i][0] < end), lo)
+    grew = True
+    while grew:
+        grew = False
+        if lo > 0 and bounds[hi][1] - bounds[lo - 1][0] <= limit:
+            lo, grew = lo - 1, True
+        if hi < len(bounds) - 1 and bounds[hi + 1][1] - bounds[lo][0] <= limit:
+            hi, grew = hi + 1, True
+    return min(bounds[lo][0], start), max(bounds[hi][1], end)
+
+
+def _context(evidence: Evidence, article: Article | None) -> tuple[int, str, bool, bool]:
+    """(offset, text, cut before, cut after): the article text to show around the evidence."""
+    text = article.text if article is not None else ""
+    if text[evidence.start:evidence.end] != evidence.text:  # no article, or it changed since indexing
+        return evidence.start, evidence.text, False, False
+    a, b = context_span(text, evidence.start, evidence.end)
+    return a, text[a:b], a > 0 and text[a - 2:a] != "\n\n", b < len(text) and text[b:b + 2] != "\n\n"
+
+
+def source_card(turn_id: str, citation: Citation, article: Article | None, check: Check) -> str:
+    """[n] as one sentence uses it: article metadata, the text around the evidence with the
+    evidence marked, and the span supporting that sentence marked strongly."""
+    e = citation.evidence
+    offset, text, cut_before, cut_after = _context(e, article)
+    marked = highlight(text, {"evidence": (e.start - offset, e.end - offset),
+                              "quote": (check.start - offset, check.end - offset)})
+    passage = ("… " if cut_before else "") + marked + (" …" if cut_after else "")
+    claim = f'<div class="claim">Supports <q>{esc(check.claim)}</q></div>' if check.sentence is not None else ""
+    sentence = "" if check.sentence is None else f' data-sentence="{check.sentence}"'
+    button = open_button(e.doc_id, "Read it in the full article", (e.start, e.end), (check.start, check.end))
     return (
-        f'<article class="source" id="{source_anchor(turn_id, citation.n)}">'
+        f'<article class="source" id="{source_anchor(turn_id, citation.n, check.sentence)}"{sentence}>'
         f'<div class="source-head"><span class="num">[{citation.n}]</span> '
-        f'<span class="title">{esc(chunk.title)}</span></div>{byline(article)}'
+        f'<span class="title">{esc(e.title)}</span></div>{byline(article)}{claim}'
         f'<blockquote class="passage">{passage}</blockquote>'
-        f'<div class="source-foot"><span class="loc">{esc(chunk.doc_id)} · characters '
-        f"{chunk.start:,}–{chunk.end:,}</span>{button}</div></article>"
+        f'<div class="source-foot"><span class="loc">{esc(e.doc_id)} · characters '
+        f"{e.start:,}–{e.end:,}</span>{button}</div></article>"
     )
+
+
+def citation_cards(turn_id: str, citation: Citation, article: Article | None, cards: list[Check]) -> str:
+    """One card per sentence citing [n]; CSS shows the first, or the one a clicked marker targets."""
+    return '<div class="cited">' + "".join(source_card(turn_id, citation, article, c) for c in cards) + "</div>"
+
+
+def _overlaps(passage: Passage, evidence: Evidence) -> bool:
+    c = passage.chunk
+    return c.doc_id == evidence.doc_id and c.start < evidence.end and evidence.start < c.end
 
 
 def _passage_list(passages: Iterable[Passage], articles: dict[str, Article]) -> str:
@@ -257,13 +346,14 @@ def _turn_sources(turn: Turn, articles: dict[str, Article]) -> str:
                 '<p class="kr-empty">Retrieved, waiting for the answer to cite them:</p>'
                 + _passage_list(turn.passages, articles))
     else:
-        cited = [c.passage for c in answer.citations]
-        others = [p for p in answer.passages if p not in cited]
+        cited = [c.evidence for c in answer.citations]
+        others = [p for p in answer.passages if not any(_overlaps(p, e) for e in cited)]
         if answer.abstained:
             body = ('<p class="kr-empty">No passage supports an answer.</p>' if answer.passages else
                     '<p class="kr-empty">Nothing relevant was found.</p>')
         else:
-            body = "".join(source_card(turn.id, c, articles.get(c.passage.chunk.doc_id))
+            cards = checks(answer)
+            body = "".join(citation_cards(turn.id, c, articles.get(c.evidence.doc_id), cards[c.n])
                            for c in answer.citations)
         if others:
             label = "Searched passages" if answer.abstained else "Also retrieved, not cited"
@@ -293,12 +383,14 @@ def catalogue(articles: Iterable[Article]) -> str:
 
 def article_view(article: Article | None, passage: tuple[int, int] | None = None,
                  quote: tuple[int, int] | None = None) -> str:
-    """The whole cleaned article; a cited passage and its supporting sentence highlighted."""
+    """The whole cleaned article; a cited passage (the evidence) and the span supporting the
+    answer sentence highlighted."""
     if article is None:
         return '<p class="kr-empty">Choose an article to read it in full.</p>'
     spans = {name: span for name, span in (("passage", passage), ("quote", quote)) if span}
-    located = (f'<p class="kr-hint">Highlighted: the cited passage (characters {passage[0]:,}–'
-               f"{passage[1]:,}){', its supporting sentence marked more strongly' if quote else ''}.</p>"
+    located = (f'<p class="kr-hint">Highlighted: the {"cited evidence" if quote else "retrieved passage"} '
+               f"(characters {passage[0]:,}–{passage[1]:,})"
+               f"{', the part supporting the answer sentence marked more strongly' if quote else ''}.</p>"
                if passage else "")
     provenance = f'<p class="provenance">{esc(article.source)}</p>' if article.source else ""
     return (
@@ -360,14 +452,20 @@ details.rewritten p, details.kr-raw p { margin: .25rem 0 0 1rem; font-style: ita
 .source { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: .6rem .75rem; margin-bottom: .7rem; scroll-margin-top: .5rem; background: var(--block-background-fill); }
 .source:target { outline: 2px solid var(--color-accent); background: var(--color-accent-soft); animation: kr-flash 1.2s ease-out; }
 @keyframes kr-flash { from { outline-offset: 6px; } to { outline-offset: 0; } }
+/* One card per sentence citing [n]: the first shows, unless a marker targets another. */
+.cited > .source ~ .source { display: none; }
+.cited:has(> .source:target) > .source { display: none; }
+.cited:has(> .source:target) > .source:target { display: block; }
+.claim { font-size: .8rem; margin-top: .3rem; color: var(--body-text-color-subdued); }
+.claim q { font-style: italic; }
 .source-head .num { font-weight: 700; color: var(--color-accent); }
 .source-head .title, .catalogue .title { font-weight: 700; }
 .byline { display: block; font-size: .8rem; color: var(--body-text-color-subdued); }
 blockquote.passage { margin: .5rem 0; padding: 0 0 0 .6rem; border-left: 3px solid var(--border-color-primary); white-space: pre-line; font-size: .9rem; line-height: 1.5; }
 mark { color: inherit; border-radius: 2px; }
 mark.quote { background: rgba(250, 204, 21, .55); box-shadow: 0 1px 0 #ca8a04; }
-mark.passage { background: rgba(250, 204, 21, .18); }
-mark.passage.quote { background: rgba(250, 204, 21, .55); }
+mark.passage, mark.evidence { background: rgba(250, 204, 21, .18); }
+mark.passage.quote, mark.evidence.quote { background: rgba(250, 204, 21, .55); }
 .source-foot { display: flex; justify-content: space-between; align-items: center; gap: .5rem; flex-wrap: wrap; }
 .loc { font-size: .75rem; color: var(--body-text-color-subdued); }
 button.open-article { font-size: .8rem; padding: .15rem .6rem; border-radius: var(--radius-md); border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); color: var(--button-secondary-text-color); cursor: pointer; }

@@ -26,9 +26,12 @@ class LLM(ABC):
 
     @abstractmethod
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               usage: Usage | None = None) -> Iterator[str]:
-        """Yield pieces of the reply as the model produces them; fill `usage` (token counts) at the end."""
+               usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
+        """Yield pieces of the reply as the model produces them; fill `usage` (token counts) at the end.
+        `grammar` (GBNF) constrains the reply where the backend can; others ignore it and rely on
+        the checks after generation."""
 
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
-                 usage: Usage | None = None) -> str:
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage))
+                 usage: Usage | None = None, grammar: str | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage,
+                                   grammar=grammar))

@@ -27,4 +27,5 @@ def make_llm(settings: Settings) -> LLM:
     from rag.llms.model_files import ensure_local_model
 
     path = ensure_local_model(settings.local_model, settings.model_cache_dir)
-    return LlamaCppLLM(path, settings.local_model, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    return LlamaCppLLM(path, settings.local_model, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                       extra_buffers=settings.llama_extra_buffers)

@@ -38,7 +38,7 @@ class FakeLLM(LLM):
         return f"{sentence} [{n}]"
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               usage: Usage | None = None) -> Iterator[str]:
+               usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
         self.calls.append(messages)
         tokens = re.findall(r"\S+\s*", self._reply(messages))
         yield from tokens

@@ -23,7 +23,7 @@ class OpenAICompatLLM(LLM):
         )
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
-               usage: Usage | None = None) -> Iterator[str]:
+               usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
         try:
             for chunk in self._chat.stream(
                 [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, temperature=temperature

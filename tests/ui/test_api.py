@@ -53,6 +53,9 @@ def test_ask_returns_marked_text_and_answer_dict(client, assistant, articles):
         article = articles[c["doc_id"]].text
         assert article[c["quote_start"]:c["quote_end"]] == c["quote"]
         assert article[c["start"]:c["end"]] == c["text"]
+    for s in data["sentences"]:  # each sentence with the exact span supporting it
+        support = s["support"]
+        assert articles[support["doc_id"]].text[support["start"]:support["end"]] == support["quote"]
 
 
 def test_follow_up_uses_history(client):

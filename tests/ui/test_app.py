@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import Sentence
 from rag.service import Answer, Done, Retrieved, Status, Token
+from rag.verification import Sentence
 from ui.app import apply_event, checked_history, history_of, scope_label
 from ui.render import Turn
 
 
 def answer(text: str, sentences: list[Sentence], abstained: bool = False) -> Answer:
-    return Answer("q", text, abstained, [], sentences, [], "fake", {"total": 1.0})
+    return Answer("q", text, abstained, [], sentences, [], [], "fake", {"total": 1.0})
 
 
 def test_events_fold_into_the_turn():
     turn = Turn("t1", "And Tokyo?")
-    passages, done = ["passage"], answer("Tokyo protested [1].", [Sentence("Tokyo protested.", [1])])
+    passages, done = ["passage"], answer("Tokyo protested [1].", [Sentence("Tokyo protested.", citations=[1])])
     for event in [Status("rewriting"), Status("searching", "How did Tokyo react?"),
                   Retrieved(passages, "How did Tokyo react?"), Status("generating"), Token("Trade "), Token("grew"),
                   Done(done)]:
@@ -27,8 +27,9 @@ def test_events_fold_into_the_turn():
 
 
 def test_history_has_answers_without_markers_or_rejected_text():
-    supported = answer("Trade grew [1]. It doubled [2].", [Sentence("Trade grew.", [1]), Sentence("It doubled.", [2])])
-    rejected = answer("The articles do not say.", [Sentence("Bananas are yellow.", [], supported=False)], abstained=True)
+    supported = answer("Trade grew [1]. It doubled [2].",
+                       [Sentence("Trade grew.", citations=[1]), Sentence("It doubled.", citations=[2])])
+    rejected = answer("The articles do not say.", [Sentence("Bananas are yellow.", supported=False)], abstained=True)
     turns = [Turn("a", "Trade?", answer=supported), Turn("b", "Bananas?", answer=rejected),
              Turn("c", "Failed?", error="Could not answer"), Turn("d", "Pending?")]
     assert history_of(turns) == [

@@ -76,7 +76,7 @@ def test_streamed_answer_and_checkable_citation(page, assistant, articles):
     expect(card).to_be_visible()
     assert page.evaluate("document.querySelector(':target')?.id") == anchor[1:]
     assert page.evaluate("location.hash") == anchor
-    article = articles[first.passage.chunk.doc_id]
+    article = articles[first.evidence.doc_id]
     expect(card.locator(".title")).to_have_text(article.title)
     expect(card.locator(".byline")).to_contain_text(", ".join(article.authors) or "author not stated")
     expect(card.locator("mark.quote")).to_have_text(first.quote)
@@ -84,6 +84,47 @@ def test_streamed_answer_and_checkable_citation(page, assistant, articles):
     assert card.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
     assert card.locator("mark.quote").evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
     shoot(page, "answer-and-source")
+
+
+def two_claims(assistant, question: str, same_evidence: bool) -> str:
+    """A scripted reply of two real evidence sentences, each cited: from two evidence items, or
+    two sentences of one item (so both cite the same [n])."""
+    evidence, sentences = assistant.gather_evidence(question)[2], assistant.index.sentences
+    if same_evidence:
+        e = next(e for e in evidence if len(e.rows) > 1)
+        return f"{sentences[e.rows[0]].text} [{e.n}] {sentences[e.rows[1]].text} [{e.n}]"
+    e1, e2 = evidence[:2]
+    return f"{sentences[e1.rows[0]].text} [{e1.n}] {sentences[e2.rows[0]].text} [{e2.n}]"
+
+
+@pytest.mark.parametrize("same_evidence", [False, True], ids=["two-sources", "one-source"])
+def test_each_marker_highlights_the_support_of_its_own_sentence(page, assistant, articles, same_evidence):
+    reply = two_claims(assistant, QUESTION, same_evidence)
+    assistant.llm.replies.append(reply)
+    expected = assistant.ask(QUESTION)
+    supports = [s.support for s in expected.sentences]
+    assert [s.citations for s in expected.sentences] == ([[1], [1]] if same_evidence else [[1], [2]])
+    assert None not in supports and supports[0] != supports[1]
+
+    assistant.llm.replies.append(reply)
+    markers = ask(page, QUESTION).locator("a.cite")
+    expect(markers).to_have_count(2)
+    highlighted = []
+    for i, support in enumerate(supports):
+        marker = markers.nth(i)
+        assert marker.get_attribute("data-sentence") == str(i)
+        start, end = int(marker.get_attribute("data-support-start")), int(marker.get_attribute("data-support-end"))
+        marker.click()
+        card = page.locator(marker.get_attribute("href"))
+        expect(card).to_be_visible()
+        expect(visible_sources(page).locator(".source").locator("visible=true")).to_have_count(
+            1 if same_evidence else 2)  # one card per [n]: the clicked sentence's
+        quote = card.locator("mark.quote")
+        expect(quote).to_be_in_viewport()
+        highlighted.append(quote.text_content())
+        assert highlighted[-1] == support.quote == articles[support.doc_id].text[start:end]
+        shoot(page, f"two-claims-{'one-source' if same_evidence else 'two-sources'}-{i + 1}")
+    assert highlighted[0] != highlighted[1]
 
 
 def test_follow_up_is_rewritten_and_each_answer_keeps_its_sources(page):
@@ -111,7 +152,7 @@ def test_source_opens_the_full_article_at_the_passage(page, assistant, articles)
 
     expect(page.get_by_role("tab", name="Articles")).to_have_attribute("aria-selected", "true")
     view = page.locator("#article-view")
-    expect(view.locator("h2")).to_have_text(articles[first.passage.chunk.doc_id].title)
+    expect(view.locator("h2")).to_have_text(articles[first.evidence.doc_id].title)
     expect(view.locator("mark.passage.quote")).to_have_text(first.quote)
     expect(view.locator("mark.passage").first).to_be_in_viewport()  # scrolled to, not just somewhere below
     shoot(page, "article-at-passage")

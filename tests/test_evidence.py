@@ -1,0 +1,72 @@
+import pytest
+
+from rag.documents import load_corpus
+from rag.embedders.fake import FakeEmbedder
+from rag.evidence import estimate_tokens, evidence_gap, format_evidence, score_sentences, select_evidence
+from rag.ingest import ensure_index
+from rag.retrieval import HybridRetriever
+from tests.conftest import CORPUS
+
+QUESTION = "What did the 1956 Japanese-Soviet declaration provide about Shikotan and the Habomai islands?"
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    from rag.settings import load_settings
+
+    settings = load_settings(embedder="fake", llm="fake", index_dir=tmp_path_factory.mktemp("index"))
+    embedder = FakeEmbedder()
+    return HybridRetriever.from_index(ensure_index(settings, embedder), embedder, k=4)
+
+
+def gather(retriever, question=QUESTION, budget=350):
+    vector = retriever.embed(question)
+    passages = retriever.search(question, query_vector=vector)
+    scored = score_sentences(question, vector, passages, retriever)
+    return passages, scored, select_evidence(scored, retriever, budget)
+
+
+def test_evidence_spans_are_exact_article_text_within_budget(retriever):
+    _, scored, evidence = gather(retriever)
+    texts = {a.doc_id: a.text for a in load_corpus(CORPUS)}
+    assert evidence and [e.n for e in evidence] == list(range(1, len(evidence) + 1))
+    for e in evidence:
+        assert texts[e.doc_id][e.start:e.end] == e.text
+    assert sum(estimate_tokens(e.text) for e in evidence) <= 350 + 2 * len(evidence)
+    assert any("Habomai" in e.text for e in evidence)
+    assert scored == sorted(scored, key=lambda s: -s.score)
+
+
+def test_a_smaller_budget_keeps_the_best_sentence_and_fewer_tokens(retriever):
+    _, scored, wide = gather(retriever, budget=350)
+    _, _, narrow = gather(retriever, budget=60)
+    assert sum(len(e.text) for e in narrow) < sum(len(e.text) for e in wide)
+    assert any(scored[0].row in e.rows for e in narrow)
+
+
+def test_a_sentence_opening_with_a_pronoun_brings_the_one_before(retriever):
+    index = retriever.index
+    row = next(i for i, s in enumerate(index.sentences) if s.text.startswith("This declaration stated"))
+    _, _, evidence = gather(retriever, "This declaration stated that Moscow would hand over two islands")
+    span = next(e for e in evidence if row in e.rows)
+    assert row - 1 in span.rows and span.text.startswith(index.sentences[row - 1].text)
+
+
+def test_grouped_per_article_under_one_header_in_number_order(retriever):
+    _, _, evidence = gather(retriever)
+    text = format_evidence(evidence)
+    headers = [line for line in text.splitlines() if line.startswith("Article: ")]
+    assert len(headers) == len({e.doc_id for e in evidence})
+    numbered = [int(line[1:line.index("]")]) for line in text.splitlines() if line.startswith("[")]
+    assert numbered == [e.n for e in evidence]
+    docs = [e.doc_id for e in evidence]
+    assert docs == sorted(docs, key=docs.index)  # one article's evidence is contiguous
+
+
+def test_gap_rules(retriever):
+    passages, scored, _ = gather(retriever)
+    assert evidence_gap(QUESTION, passages, scored, 0.0) is None
+    assert evidence_gap(QUESTION, passages, scored, 99.0) == "no evidence sentence matches the question"
+    assert evidence_gap("What did the declaration provide in 2031?", passages, scored, 0.0) == \
+        "the articles retrieved never mention 2031"
+    assert evidence_gap("Was the 1956 declaration cited in 2031?", passages, scored, 0.0) is None  # 1956 is there

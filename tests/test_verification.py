@@ -1,0 +1,122 @@
+"""Claim-level verification against numbered evidence (fake embedder: similarity is lexical)."""
+
+import numpy as np
+import pytest
+
+from rag.embedders.fake import FakeEmbedder
+from rag.evidence import Evidence
+from rag.sentences import split_article
+from rag.verification import ABSTAIN_TEXT, candidates, split_answer, verify_answer
+
+ARTICLE = (
+    "The summit in Moscow brought no progress. Putin asked Japan for more investment in Russia.\n\n"
+    "This declaration stated that Moscow would hand over to Japan two of the four disputed islands "
+    "(Shikotan and the Habomai group) after Japan has signed a peace treaty.\n\n"
+    "Moscow cut off dialogue with Tokyo after the sanctions. Prime Minister Abe criticized Putin for the delay."
+)
+EMBEDDER = FakeEmbedder()
+
+
+def evidence_and_pool():
+    sentences = split_article("doc1", ARTICLE)
+    vectors = np.asarray(EMBEDDER.embed_documents([s.text for s in sentences]), "float32")
+    groups = [[0, 1], [2], [3, 4]]
+    evidence = []
+    for n, rows in enumerate(groups, start=1):
+        first, last = sentences[rows[0]], sentences[rows[-1]]
+        evidence.append(Evidence(n, "doc1", "Title", "Title", f"c{n}", first.start, last.end,
+                                 ARTICLE[first.start:last.end], tuple(rows), 1.0))
+    pool = candidates(evidence, lambda r: (sentences[r].start, sentences[r].end, sentences[r].text),
+                      lambda r: vectors[r])
+    return evidence, pool
+
+
+def check(raw, question=""):
+    evidence, pool = evidence_and_pool()
+    return verify_answer(raw, evidence, pool, lambda texts: np.asarray(EMBEDDER.embed_documents(texts)), question)
+
+
+def test_each_sentence_gets_its_own_exact_supporting_span():
+    answer = check("Putin asked Japan for more investment [1]. The summit in Moscow brought no progress [1].")
+    first, second = answer.sentences
+    assert first.support.quote == "Putin asked Japan for more investment in Russia."
+    assert second.support.quote == "The summit in Moscow brought no progress."
+    for s in answer.sentences:  # spans are real offsets into the article
+        assert ARTICLE[s.support.start:s.support.end] == s.support.quote
+    assert first.citations == second.citations == [1]
+
+
+def test_wrong_number_is_repointed_and_missing_marker_added_then_renumbered():
+    raw = ("Moscow would hand over Shikotan and the Habomai group after a peace treaty [1]. "
+           "Putin asked Japan for more investment in Russia.")
+    answer = check(raw)
+    assert [s.note for s in answer.sentences] == ["re-pointed", "added"]
+    assert [s.evidence for s in answer.sentences] == [[2], [1]]
+    assert answer.text.endswith("in Russia [2].")  # renumbered by first use
+    assert [c.evidence.n for c in answer.citations] == [2, 1]
+
+
+def test_out_of_range_marker_dropped_and_unsupported_sentence_flagged_not_cited():
+    answer = check("Putin asked Japan for more investment in Russia [7]. The islands were sold to Canada for gold [1].")
+    first, second = answer.sentences
+    assert first.evidence == [1] and first.note == "added; invalid citation [7]"
+    assert second.supported is False and second.citations == [] and second.support is None
+    assert "[7]" not in answer.text
+
+
+def test_number_missing_from_the_evidence_is_unsupported():
+    assert check("Putin asked Japan for more investment in Russia in 2022 [1].").abstained
+    assert not check("Putin asked Japan for more investment in Russia [1].").abstained
+
+
+def test_name_missing_from_the_evidence_is_unsupported():
+    assert check("Kishida asked Japan for more investment in Russia [1].").abstained
+
+
+@pytest.mark.parametrize("raw", [
+    "Prime Minister Abe criticized Abe for the delay [3].",  # one actor twice where the source has two
+    "Tokyo cut off dialogue with Moscow after the sanctions [3].",  # roles reversed
+])
+def test_who_did_what_swaps_are_caught(raw):
+    answer = check(raw)
+    assert answer.abstained and not answer.sentences[0].supported
+
+
+def test_same_actors_in_the_source_order_are_supported():
+    answer = check("Moscow cut off dialogue with Tokyo after the sanctions [3].")
+    assert not answer.abstained and answer.sentences[0].support.quote.startswith("Moscow cut off")
+
+
+def test_restating_the_question_is_not_support():
+    question = "What did the declaration say about a peace treaty?"
+    assert check("The declaration said something about a peace treaty [2].", question).abstained
+
+
+def test_a_new_figure_after_a_restated_question_is_verified():
+    answer = check("Moscow would hand over two islands [2].", "What would Moscow hand over?")
+    assert not answer.abstained and answer.sentences[0].support.evidence == 2
+
+
+def test_model_abstention_bare_marker_and_no_evidence_abstain():
+    assert check("The articles do not say.").abstained
+    assert check("[2]").abstained
+    evidence, pool = evidence_and_pool()
+    assert verify_answer("Anything [1].", [], pool, EMBEDDER.embed_documents).abstained
+    assert check("[2]").text == ABSTAIN_TEXT
+
+
+def test_naming_the_source_is_not_part_of_the_claim_but_a_leading_year_is():
+    answer = check("According to the evidence [2], Moscow would hand over Shikotan and the Habomai group.")
+    assert answer.text == "Moscow would hand over Shikotan and the Habomai group [1]."
+    kept = check("In Moscow, the summit brought no progress [1].")
+    assert kept.sentences[0].text.startswith("In Moscow")
+
+
+def test_answer_split_keeps_trailing_markers():
+    assert split_answer("One claim. [1] Two claims [2]. Three?") == ["One claim. [1]", "Two claims [2].", "Three?"]
+
+
+def test_json_shape_of_a_sentence():
+    data = check("Putin asked Japan for more investment in Russia [1].").sentences[0].to_dict()
+    assert set(data) == {"text", "citations", "support", "supported", "note"}
+    assert set(data["support"]) == {"doc_id", "start", "end", "quote", "score"}
