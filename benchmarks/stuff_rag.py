@@ -51,13 +51,15 @@ def local_chat_model(settings: Settings) -> BaseChatModel:
     """
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from rag.llms.llama_cpp import _without_extra_buffers
+    from rag.llms.llama_cpp import without_extra_buffers
     from rag.llms.model_files import ensure_local_model
 
     path = ensure_local_model(settings.local_model, settings.model_cache_dir)
-    with nullcontext() if settings.llama_extra_buffers else _without_extra_buffers():
+    with nullcontext() if settings.llama_extra_buffers else without_extra_buffers():
+        # n_batch=512 is llama.cpp's own default (ours too); ChatLlamaCpp's default of 8 would make the
+        # baseline's prefill ~3x slower, a comparison we would win on a misconfiguration.
         return ChatLlamaCpp(model_path=str(path), n_ctx=N_CTX, temperature=0.0, max_tokens=settings.max_tokens,
-                            n_threads=os.cpu_count(), verbose=False)
+                            n_threads=os.cpu_count(), n_batch=512, verbose=False)
 
 
 class StuffRAG:

@@ -19,11 +19,12 @@ RetrievalOnlyOpt = Annotated[bool, typer.Option("--retrieval-only", help="score 
 LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="auto | local | openai | fake")]
 ModelOpt = Annotated[Optional[str], typer.Option("--local-model", help="qwen2.5-coder-0.5b | qwen2.5-coder-1.5b")]
 KOpt = Annotated[Optional[int], typer.Option(
-    "--k", min=1, max=20, help="passages given to the LLM (retrieval is always ranked to 10)")]
+    "--k", min=1, max=20, help="chunks the evidence is selected from (the ranking is always scored to 10)")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="run folder (default: evals/runs/<UTC time>)")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N selected questions")]
 BaselinesOpt = Annotated[bool, typer.Option(
-    "--compare-baselines", help="also run BM25-only, dense-only, hybrid and closed-book baselines")]
+    "--compare-baselines",
+    help="also the retrieval ablation (bm25, dense, sentences, hybrid rrf / weighted) and a closed-book baseline")]
 FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
     "--fail-under", metavar="METRIC=VALUE",
     help="exit 1 when a metrics.json metric (e.g. retrieval.recall@5) is below VALUE; repeatable")]
@@ -51,7 +52,7 @@ def run(
     compare_baselines: BaselinesOpt = False, fail_under: FailUnderOpt = None, judge: JudgeOpt = True,
     config: ConfigOpt = None,
 ):
-    """Run the gold set and write metrics.json, results.jsonl, report.md, report.html and qrels.tsv."""
+    """Run the gold set and write metrics.json, results.jsonl, report.md/html, qrels and TREC run files."""
     if ctx.invoked_subcommand is not None:
         return
     import time
@@ -96,17 +97,22 @@ def run(
             typer.echo(f"judge tier skipped: {skipped}", err=True)
         rows = harness.run(assistant, selected, corpus, answer=answer, judge=judge_llm,
                            progress_factory=progress_factory, label="answering" if answer else "retrieving")
-        info = {"mode": "full" if answer else "retrieval-only", "split": split, "gold": str(gold_path),
-                "k": settings.k, "embedder": assistant.embedder.name, "llm": assistant.llm.name if answer else None,
-                "judge": judge_llm.name if judge_llm else None, "started": started.isoformat(timespec="seconds")}
+        retriever = assistant.retriever
+        info = {"mode": "full" if answer else "retrieval-only", "split": split,
+                "gold": harness.portable_path(gold_path, PROJECT_ROOT), "k": settings.k,
+                "retrieval": {"mode": retriever.mode, "fusion": retriever.fusion, "weights": list(retriever.weights)},
+                "evidence_tokens": settings.evidence_tokens, "embedder": assistant.embedder.name,
+                "llm": assistant.llm.name if answer else None, "judge": judge_llm.name if judge_llm else None,
+                "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
         if "judge" not in metrics:
             metrics["judge"] = {"skipped": skipped or "no answers to grade"}
+        baseline_rows = None
         if compare_baselines:
-            metrics["baselines"] = harness.run_baselines(assistant, selected, corpus, answer=answer,
-                                                         progress_factory=progress_factory)
+            metrics["baselines"], baseline_rows = harness.run_baselines(
+                assistant, selected, corpus, answer=answer, progress_factory=progress_factory)
     metrics["run"]["seconds"] = round(time.perf_counter() - clock, 1)
-    written = harness.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus))
+    written = harness.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus), baseline_rows)
     typer.echo(report.text_table(*report.metric_table(metrics)))
     typer.echo(f"\nwrote {', '.join(str(p) for p in written)}")
     try:

@@ -1,8 +1,9 @@
 """Run gold questions through the assistant and turn each into a result row of evidence and metrics.
 
-Only the service is called (Assistant.retrieve / ask / embedder), so what is measured is what a
-user gets. Each row keeps the answer, citations and ranking next to its numbers, so reports and
-run comparisons never re-run anything.
+Only the service is called (Assistant.ask / gather_evidence / retrieve / embedder), so what is
+measured is what a user gets. Each row keeps the evidence the model saw, the answer sentence by
+sentence with its support, and a compact ranking next to its numbers, so reports and run
+comparisons never re-run anything.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,14 @@ QRELS_DIR = Path(__file__).with_name("qrels")
 SPLITS = ("dev", "heldout")
 RANK_DEPTH = 10  # MRR@10 and nDCG@10 need a ranking this deep, whatever k the LLM gets
 RECALL_AT = (1, 3, 5)
-SECTIONS = ("retrieval", "answers", "citations", "abstention", "judge")
+SECTIONS = ("retrieval", "evidence", "answers", "citations", "abstention", "judge")
+ROW_FIELDS = ("id", "split", "question_type", "user_input", "answerable", "reference", "aliases", "gold_passages",
+              "gold_doc_ids")
+# The retrieval ablation: each ranking alone, then all three fused each way (retriever attributes).
+ABLATIONS = {"bm25": {"mode": "bm25"}, "dense": {"mode": "dense"}, "sentences": {"mode": "sentences"},
+             "hybrid_rrf": {"mode": "hybrid", "fusion": "rrf"},
+             "hybrid_weighted": {"mode": "hybrid", "fusion": "weighted"}}
+RUN_NAME = "kuril-rag"  # the TREC run name of the run's own ranking
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 JUDGE_SKIPPED_NO_ENDPOINT = "no OpenAI-compatible endpoint configured (set OPENAI_BASE_URL or OPENAI_API_KEY)"
 # Per-question values a run comparison reports when they change.
@@ -68,12 +77,25 @@ def make_judge(settings):
     return make_llm(settings.model_copy(update={"llm": "openai"})), None
 
 
-def _retrieval_metrics(ranked: list[dict], record: dict, n_relevant: int) -> dict[str, float]:
+def _retrieval_metrics(ranking: list[dict], record: dict, n_relevant: int) -> dict[str, float]:
     gold = record["gold_passages"]
-    flags = [r["relevant"] for r in ranked]
-    out = {f"retrieval.recall@{k}": M.recall_at_k(ranked, gold, k) for k in RECALL_AT}
+    flags = [r["relevant"] for r in ranking]
+    out = {f"retrieval.recall@{k}": M.recall_at_k(ranking, gold, k) for k in RECALL_AT}
     out["retrieval.mrr@10"] = M.mrr_at_k(flags, RANK_DEPTH)
     out["retrieval.ndcg@10"] = M.ndcg_at_k(flags, n_relevant, RANK_DEPTH)
+    return out
+
+
+def evidence_metrics(evidence: list[dict], record: dict) -> dict[str, float]:
+    """What the model was shown: did it include the gold passages (recall), how much of it was
+    on target (precision, answerable questions) and how long it was (tokens, every question)."""
+    from rag.evidence import estimate_tokens
+
+    out = {"evidence.tokens": float(sum(estimate_tokens(e["text"]) for e in evidence))}
+    if record["answerable"]:
+        out["evidence.recall"] = M.recall(evidence, record["gold_passages"])
+        if evidence:
+            out["evidence.precision"] = M.precision(evidence, record["gold_passages"])
     return out
 
 
@@ -97,10 +119,11 @@ def _answer_metrics(answer: str, abstained: bool, record: dict) -> tuple[str, di
 
 def _citation_metrics(row: dict, record: dict, articles: dict[str, str]) -> dict[str, float]:
     """Only for grounded answers that were given: an abstention cites nothing by design."""
-    cited = row["citations"]
+    cited, sentences = row["citations"], row["sentences"]
     out = {"citations.validity": float(M.citations_valid(row["answer"], cited, articles))}
-    if row["sentences"]:
-        out["citations.cited_sentence_share"] = row["cited_sentences"] / row["sentences"]
+    if sentences:
+        out["citations.cited_sentence_share"] = M.cited_share(sentences)
+        out["citations.unsupported_sentence_share"] = M.unsupported_share(sentences)
     if record["answerable"]:
         gold, gold_docs = record["gold_passages"], record["gold_doc_ids"]
         out["citations.recall"] = M.recall(cited, gold)
@@ -108,63 +131,104 @@ def _citation_metrics(row: dict, record: dict, articles: dict[str, str]) -> dict
         if cited:
             out["citations.precision"] = M.precision(cited, gold)
             out["citations.doc_precision"] = M.doc_precision([c["doc_id"] for c in cited], gold_docs)
+        if (support := M.support_precision(sentences, gold)) is not None:
+            out["citations.support_precision"] = support
     return out
 
 
-def _judge(judge, settings, record: dict, reply) -> dict[str, float]:
-    from rag.generation import format_passages
+def _judge(judge, settings, record: dict, reply) -> tuple[dict[str, float], str]:
+    """The judge's scores and its raw reply: kept so an unparsed or surprising grade can be read."""
+    from rag.evidence import format_evidence
     from rag.prompts import render
 
     messages = render(settings.prompts_dir, "judge", question=record.get("standalone") or record["user_input"],
-                      passages=format_passages(reply.passages), reference=record["reference"],
+                      passages=format_evidence(reply.evidence), reference=record["reference"],
                       answer=reply.answer)
-    verdict = M.parse_judgement(judge.complete(messages, max_tokens=64, temperature=0.0))
+    raw = judge.complete(messages, max_tokens=64, temperature=0.0)
+    verdict = M.parse_judgement(raw)
     if verdict is None:
-        return {"judge.unparsed_rate": 1.0}
-    return {"judge.unparsed_rate": 0.0} | {f"judge.{k}": v for k, v in verdict.items() if v is not None}
+        return {"judge.unparsed_rate": 1.0}, raw
+    return {"judge.unparsed_rate": 0.0} | {f"judge.{k}": v for k, v in verdict.items() if v is not None}, raw
+
+
+def _flagged(span: dict, gold: list[dict]) -> dict:
+    return span | {"relevant": M.relevant(span, gold)}
 
 
 def _ranked(passage, gold: list[dict]) -> dict:
-    data = passage.to_dict() | {"dense": passage.dense, "bm25": passage.bm25}
-    return data | {"relevant": M.relevant(data, gold)}
+    """A ranking entry: enough for MRR/nDCG, qrels and TREC runs; the texts are in the index."""
+    c = passage.chunk
+    return _flagged({"rank": passage.rank, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start,
+                     "end": c.end, "score": round(passage.score, 6)}, gold)
+
+
+def _sentence(sentence, gold: list[dict]) -> dict:
+    """An answer sentence with its support span flagged against gold and the evidence number the
+    model saw (the answer's [n] are renumbered, so they differ from the evidence numbers)."""
+    data = sentence.to_dict()
+    if sentence.support is not None:
+        data["support"] = _flagged(data["support"], gold) | {"evidence": sentence.support.evidence}
+    return data
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def evaluate(assistant, record: dict, corpus: Corpus, *, answer: bool, mode: str | None = None,
-             closed_book: bool = False, judge=None) -> dict:
-    """One gold question → one result row. Retrieval is scored on the query the system searched:
-    its own rewrite of a follow-up when answering, the gold standalone question otherwise."""
-    row = {key: record.get(key) for key in ("id", "split", "question_type", "user_input", "answerable",
-                                            "reference", "aliases", "gold_passages", "gold_doc_ids")}
+def _ask(assistant, record: dict, closed_book: bool):
+    """The answer, and whether the model was prompted at all: the evidence gate can abstain before
+    generation, and then the evidence selected was never shown to the model."""
+    from rag.service import Done, Status
+
+    generated = False
+    for event in assistant.ask_stream(record["user_input"], history=record.get("history"), closed_book=closed_book):
+        generated |= isinstance(event, Status) and event.stage == "generating"
+        if isinstance(event, Done):
+            return event.answer, generated
+    raise AssertionError("ask_stream ended without an answer")
+
+
+def evaluate(assistant, record: dict, corpus: Corpus, *, answer: bool, closed_book: bool = False,
+             judge=None) -> dict:
+    """One gold question → one result row. Evidence and ranking are for the query the system
+    searched: its own rewrite of a follow-up when answering, the gold standalone question otherwise."""
+    row = {key: record.get(key) for key in ROW_FIELDS}
+    gold = record["gold_passages"]
     query = record.get("standalone") or record["user_input"]
     metrics: dict[str, float] = {}
+    evidence = []
     if answer:
-        reply = assistant.ask(record["user_input"], history=record.get("history"), closed_book=closed_book)
+        reply, generated = _ask(assistant, record, closed_book)
         query = reply.standalone_question or record["user_input"]
-        row |= {"answer": reply.answer, "abstained": reply.abstained, "model": reply.model,
-                "citations": [c.to_dict() for c in reply.citations], "sentences": len(reply.sentences),
-                "cited_sentences": sum(bool(s.passages) for s in reply.sentences),
-                "timings_ms": reply.timings_ms}
+        evidence = reply.evidence
+        row |= {"answer": reply.answer, "abstained": reply.abstained, "abstention_reason": reply.abstention_reason,
+                "generated": generated, "model": reply.model,
+                "citations": [_flagged(c.to_dict(), gold) | {"evidence": c.evidence.n} for c in reply.citations],
+                "sentences": [_sentence(s, gold) for s in reply.sentences],
+                "cited_sentences": sum(bool(s.citations) for s in reply.sentences),
+                "usage": reply.to_dict()["usage"], "timings_ms": reply.timings_ms}
         row["outcome"], scores = _answer_metrics(reply.answer, reply.abstained, record)
         metrics |= scores
         if not closed_book and not reply.abstained:
             metrics |= _citation_metrics(row, record, corpus.articles)
             if judge is not None:
-                metrics |= _judge(judge, assistant.settings, record, reply)
-    row["query"] = query
-    if not closed_book:
+                judged, row["judge_raw"] = _judge(judge, assistant.settings, record, reply)
+                metrics |= judged
+    elif not closed_book:
         started = time.perf_counter()
-        passages = assistant.retrieve(query, k=max(RANK_DEPTH, assistant.settings.k), mode=mode)
+        evidence = assistant.gather_evidence(query)[2]  # exactly what ask() would show the model
         elapsed = _ms(time.perf_counter() - started)
-        row.setdefault("timings_ms", {"retrieve": elapsed, "total": elapsed})
-        row["retrieved"] = [_ranked(p, record["gold_passages"]) for p in passages]
+        row["timings_ms"] = {"retrieve": elapsed, "total": elapsed}
+    row["query"] = query
+    if record.get("history"):  # a RAGAS multi-turn sample: the earlier turns and the rewrite searched
+        row |= {"history": record["history"], "standalone": record.get("standalone"), "standalone_question": query}
+    if not closed_book:
+        row["evidence"] = [_flagged(e.to_dict(), gold) for e in evidence]
+        metrics |= evidence_metrics(row["evidence"], record)
+        passages = assistant.retrieve(query, k=max(RANK_DEPTH, assistant.settings.k))
+        row["ranking"] = [_ranked(p, gold) for p in passages]
         if record["answerable"]:
-            metrics |= _retrieval_metrics(row["retrieved"], record, len(corpus.relevant_chunks(record)))
-    for c in row.get("citations", []):
-        c["relevant"] = M.relevant(c, record["gold_passages"])
+            metrics |= _retrieval_metrics(row["ranking"], record, len(corpus.relevant_chunks(record)))
     row["metrics"] = metrics
     row["failures"] = failures(row, answer)
     return row
@@ -174,7 +238,10 @@ def failures(row: dict, answered: bool) -> list[str]:
     """Why a question counts as failed: answer faults in a full run, missing evidence otherwise."""
     m = row["metrics"]
     if not answered:
-        return ["gold evidence not in the top 5"] if m.get("retrieval.recall@5", 1.0) < 1.0 else []
+        reasons = ["gold evidence not in the top 5"] if m.get("retrieval.recall@5", 1.0) < 1.0 else []
+        if m.get("evidence.recall", 1.0) < 1.0:
+            reasons.append("a gold passage is missing from the evidence the model would see")
+        return reasons
     reasons = []
     if row["outcome"] == "wrong":
         reasons.append(f"wrong answer (key-fact recall {m['answers.key_fact_recall']:.2f})" if row["answerable"]
@@ -197,14 +264,12 @@ def add_semantic_similarity(rows: list[dict], embedder) -> None:
         row["metrics"]["answers.semantic_similarity"] = M.cosine(u, v)
 
 
-def run(assistant, records: list[dict], corpus: Corpus, *, answer: bool, mode: str | None = None,
-        closed_book: bool = False, judge=None, progress_factory: Callable | None = None,
-        label: str = "evaluating") -> list[dict]:
+def run(assistant, records: list[dict], corpus: Corpus, *, answer: bool, closed_book: bool = False,
+        judge=None, progress_factory: Callable | None = None, label: str = "evaluating") -> list[dict]:
     advance = progress_factory(len(records), label) if progress_factory else None
     rows = []
     for record in records:
-        rows.append(evaluate(assistant, record, corpus, answer=answer, mode=mode, closed_book=closed_book,
-                             judge=judge))
+        rows.append(evaluate(assistant, record, corpus, answer=answer, closed_book=closed_book, judge=judge))
         if advance:
             advance(1)
     if answer:
@@ -212,8 +277,12 @@ def run(assistant, records: list[dict], corpus: Corpus, *, answer: bool, mode: s
     return rows
 
 
+def _percentiles(values: list[float], name: str, suffix: str = "") -> dict[str, float]:
+    return {f"{name}_p{q}{suffix}": round(M.percentile(values, q), 1) for q in (50, 95)}
+
+
 def aggregate(rows: list[dict]) -> dict:
-    """Mean of each metric over the questions it applies to; latency as p50/p95 per timing."""
+    """Mean of each metric over the questions it applies to; latency and token usage as p50/p95."""
     keys = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     out: dict = {"questions": len(rows)}
     for section in SECTIONS:
@@ -222,12 +291,15 @@ def aggregate(rows: list[dict]) -> dict:
             answered = sum(any(k in r["metrics"] for k in names) for r in rows)
             out[section] = {"questions": answered} | {
                 k.split(".", 1)[1]: round(M.mean(r["metrics"].get(k) for r in rows), 4) for k in names}
-    timings = dict.fromkeys(k for r in rows for k in r.get("timings_ms", {}))
-    for key in timings:
+    for key in dict.fromkeys(k for r in rows for k in r.get("timings_ms", {})):
         values = [r["timings_ms"][key] for r in rows if r["timings_ms"].get(key) is not None]
         if values:
-            for q in (50, 95):
-                out.setdefault("latency", {})[f"{key}_p{q}_ms"] = round(M.percentile(values, q), 1)
+            out.setdefault("latency", {}).update(_percentiles(values, key, "_ms"))
+    generated = [r["usage"] for r in rows if r.get("usage", {}).get("prompt_tokens")]  # the model was called
+    if generated:
+        out["usage"] = {"questions": len(generated)}
+        for key in ("prompt_tokens", "completion_tokens"):
+            out["usage"] |= _percentiles([u[key] for u in generated], key)
     return out
 
 
@@ -239,21 +311,58 @@ def summarize(rows: list[dict]) -> dict:
     return aggregate(rows) | {"by_split": by("split"), "by_type": by("question_type")}
 
 
+@contextmanager
+def retriever_config(retriever, **changes):
+    """Set retriever attributes (mode, fusion, embedder) for one ablation and restore them
+    afterwards, so an ablation never leaks into the answers or into the next ablation."""
+    saved = {name: getattr(retriever, name) for name in changes}
+    try:
+        for name, value in changes.items():
+            setattr(retriever, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(retriever, name, value)
+
+
+class QueryVectorCache:
+    """The embedder with query vectors memoised. Every ablation searches the same gold questions
+    and a vector does not depend on the retrieval mode, so the ablation embeds each question once
+    (MiniLM dominates its cost); it reports no latency, so nothing it measures changes."""
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+        self._vectors: dict[str, list[float]] = {}
+
+    def embed_query(self, text: str) -> list[float]:
+        if text not in self._vectors:
+            self._vectors[text] = self._embedder.embed_query(text)
+        return self._vectors[text]
+
+    def __getattr__(self, name: str):
+        return getattr(self._embedder, name)
+
+
 def run_baselines(assistant, records: list[dict], corpus: Corpus, *, answer: bool,
-                  progress_factory: Callable | None = None) -> dict:
-    """BM25-only, dense-only and hybrid retrieval on the gold standalone questions, and closed-book
-    answers (when answering) to show what grounding adds."""
-    out = {}
-    for mode in ("bm25", "dense", "hybrid"):
-        rows = run(assistant, records, corpus, answer=False, mode=mode, progress_factory=progress_factory,
-                   label=f"baseline: {mode}")
-        out[mode] = {"retrieval": aggregate(rows).get("retrieval", {})}
+                  progress_factory: Callable | None = None) -> tuple[dict, dict[str, list[dict]]]:
+    """The retrieval ablation (each ranking alone, then hybrid with each fusion) on the gold
+    standalone questions, and closed-book answers (when answering) to show what grounding adds.
+    Returns the summaries and each ablation's rows (for its TREC run file)."""
+    out, rankings = {}, {}
+    cached = QueryVectorCache(assistant.retriever.embedder)
+    for name, config in ABLATIONS.items():
+        with retriever_config(assistant.retriever, embedder=cached, **config):
+            rows = run(assistant, records, corpus, answer=False, progress_factory=progress_factory,
+                       label=f"baseline: {name}")
+        summary = aggregate(rows)
+        out[name] = {"retrieval": summary.get("retrieval", {}), "evidence": summary.get("evidence", {})}
+        rankings[name] = rows
     if answer:
         rows = run(assistant, records, corpus, answer=True, closed_book=True, progress_factory=progress_factory,
                    label="baseline: closed-book")
         summary = aggregate(rows)
-        out["closed_book"] = {s: summary[s] for s in ("answers", "abstention", "latency") if s in summary}
-    return out
+        out["closed_book"] = {s: summary[s] for s in ("answers", "abstention", "latency", "usage") if s in summary}
+    return out, rankings
 
 
 def chunk_qrels(records: list[dict], corpus: Corpus) -> list[tuple[str, str, int]]:
@@ -271,6 +380,18 @@ def write_qrels(rows: list[tuple[str, str, int]], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def trec_qrels(rows: list[tuple[str, str, int]]) -> str:
+    """The qrels in TREC's 4 columns (`qid 0 docid rel`), as trec_eval and ir_measures read them."""
+    return "".join(f"{qid} 0 {docid} {rel}\n" for qid, docid, rel in rows)
+
+
+def trec_run(rows: list[dict], name: str) -> str:
+    """A TREC run (`qid Q0 docid rank score run_name`) of each row's ranking. trec_eval re-sorts by
+    score, so on an exact tie it may order two chunks differently from `rank`."""
+    return "".join(f"{row['id']} Q0 {r['chunk_id']} {r['rank']} {r['score']} {name}\n"
+                   for row in rows for r in row.get("ranking", []))
+
+
 def export_doc_qrels(records: list[dict], directory: Path = QRELS_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -281,7 +402,17 @@ def export_doc_qrels(records: list[dict], directory: Path = QRELS_DIR) -> list[P
     return paths
 
 
-def write_run(out: Path, metrics: dict, rows: list[dict], qrels: list[tuple[str, str, int]]) -> list[Path]:
+def portable_path(path: Path, root: Path) -> str:
+    """A path as a committed output may show it: relative to the project root, else only the file
+    name, so no run leaks the machine's directory layout or breaks when the checkout moves."""
+    path = Path(path).resolve()
+    return path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else path.name
+
+
+def write_run(out: Path, metrics: dict, rows: list[dict], qrels: list[tuple[str, str, int]],
+              baseline_rows: dict[str, list[dict]] | None = None) -> list[Path]:
+    """The run folder: metrics, rows, both reports, chunk qrels (BEIR and TREC) and a TREC run file
+    for this run's ranking and for each retrieval baseline."""
     from evals import report
 
     out.mkdir(parents=True, exist_ok=True)
@@ -290,7 +421,11 @@ def write_run(out: Path, metrics: dict, rows: list[dict], qrels: list[tuple[str,
         "results.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
         "report.md": report.markdown(metrics, rows),
         "report.html": report.html_page(metrics, rows),
+        "qrels.trec": trec_qrels(qrels),
+        "run.trec": trec_run(rows, RUN_NAME),
     }
+    for name, baseline in (baseline_rows or {}).items():
+        files[f"run.{name}.trec"] = trec_run(baseline, name)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
     write_qrels(qrels, out / "qrels.tsv")

@@ -1,8 +1,9 @@
 """Pure metric functions: plain data in, numbers out, so every definition is unit-tested by hand.
 
 Spans are mappings with `doc_id`, `start` and `end` (character offsets into the cleaned article
-text): gold passages, retrieved chunks and cited chunks all have that shape. Relevance is span
-overlap rather than chunk identity so the gold set survives re-chunking.
+text): gold passages, ranked chunks, evidence shown to the model, cited evidence and the spans
+supporting answer sentences all have that shape. Relevance is span overlap rather than chunk
+identity so the gold set survives re-chunking.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ def ndcg_at_k(relevance: Sequence[bool], n_relevant: int, k: int = 10) -> float:
     dcg = sum(1.0 / math.log2(rank + 1) for rank, rel in enumerate(relevance[:k], 1) if rel)
     ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(n_relevant, k) + 1))
     return dcg / ideal if ideal else 0.0
+
+
+def support_precision(sentences: Sequence[Mapping], gold: Sequence[Span]) -> float | None:
+    """Share of the supported answer sentences whose supporting span overlaps a gold passage:
+    the verifier found support, but was it the text the gold set answers from? None when no
+    sentence has a supporting span (nothing to measure)."""
+    spans = [s["support"] for s in sentences if s["supported"] and s.get("support")]
+    return precision(spans, gold) if spans else None
+
+
+def unsupported_share(sentences: Sequence[Mapping]) -> float:
+    """Share of answer sentences the verifier found no supporting span for (shown uncited)."""
+    return sum(not s["supported"] for s in sentences) / len(sentences)
+
+
+def cited_share(sentences: Sequence[Mapping]) -> float:
+    """Share of answer sentences that carry at least one [n]."""
+    return sum(bool(s["citations"]) for s in sentences) / len(sentences)
 
 
 def doc_precision(cited: Sequence[str], gold: Iterable[str]) -> float:

@@ -9,25 +9,28 @@ from __future__ import annotations
 from html import escape
 
 from evals import metrics as M
-from evals.harness import SECTIONS, SPLITS, TRACKED
+from evals.harness import ABLATIONS, SECTIONS, SPLITS, TRACKED
 
-HEADLINE = ("retrieval.recall@5", "retrieval.mrr@10", "answers.key_fact_recall", "answers.token_f1",
-            "citations.validity", "abstention.combined_score", "judge.correctness")
-PALETTE = ("#4472c4", "#ed7d31", "#70ad47", "#7f6fb0", "#c0504d", "#2a9d8f", "#8c564b")
+HEADLINE = ("retrieval.recall@5", "retrieval.mrr@10", "evidence.recall", "answers.key_fact_recall",
+            "answers.token_f1", "citations.validity", "citations.support_precision", "abstention.abstention_rate",
+            "abstention.false_abstention_rate", "abstention.combined_score", "judge.correctness")
+PALETTE = ("#4472c4", "#ed7d31", "#70ad47", "#7f6fb0", "#c0504d", "#2a9d8f", "#8c564b", "#d4a017", "#17becf",
+           "#e377c2", "#7f7f7f")
+RANKING_SHOWN = 5  # the ranking depth a failed question lists (recall@5's)
 COMPARE_SKIP = ("run.", "by_type.")
 
 
 def _fmt(name: str, value) -> str:
     if value is None:
         return "–"
-    if name.endswith("_ms"):
+    if name.endswith("_ms") or "tokens" in name:
         return f"{value:.0f}"
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def _numbers(block: dict) -> dict[str, float]:
     """Dotted metric names of a summary, without question counts and non-numeric notes."""
-    sections = [s for s in (*SECTIONS, "latency") if isinstance(block.get(s), dict)]
+    sections = [s for s in (*SECTIONS, "latency", "usage") if isinstance(block.get(s), dict)]
     return {f"{s}.{k}": v for s in sections for k, v in block[s].items()
             if k != "questions" and isinstance(v, (int, float))}
 
@@ -57,7 +60,7 @@ def _type_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
 def _baseline_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """Retrieval modes side by side, then closed-book against this run: what grounding adds."""
     baselines = metrics.get("baselines", {})
-    groups = [("Retrieval (gold standalone questions)", ["bm25", "dense", "hybrid"], "retrieval"),
+    groups = [("Retrieval ablation (gold standalone questions)", list(ABLATIONS), ("retrieval", "evidence")),
               ("Grounding: closed-book vs this run", ["closed_book"], ("answers", "abstention"))]
     tables = []
     for title, names, sections in groups:
@@ -80,8 +83,10 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _run_line(metrics: dict) -> str:
     run = metrics.get("run", {})
+    retrieval = run.get("retrieval") or {}
     parts = [f"{run.get('mode', '?')} run", f"split {run.get('split', '?')}", f"{metrics['questions']} questions",
-             f"k={run.get('k')}", f"embedder {run.get('embedder')}"]
+             f"retrieval {retrieval.get('mode', '?')} ({retrieval.get('fusion', '?')} fusion), k={run.get('k')}",
+             f"evidence budget {run.get('evidence_tokens')} tokens", f"embedder {run.get('embedder')}"]
     if run.get("llm"):
         parts.append(f"LLM {run['llm']}")
     parts.append(f"gold {run.get('gold')}")
@@ -93,7 +98,8 @@ def _judge_line(metrics: dict) -> str:
     judge = metrics.get("judge", {})
     if "skipped" in judge:
         return f"Judge tier skipped: {judge['skipped']}."
-    return f"Judge tier: {judge.get('model', '?')} graded {judge.get('questions', 0)} answers."
+    model = metrics.get("run", {}).get("judge") or "?"
+    return f"Judge tier: {model} graded {judge.get('questions', 0)} answers (raw replies: `judge_raw` in results.jsonl)."
 
 
 FACT_MARK = {True: ("✓", "ok"), False: ("✗", "bad"), None: ("•", "")}
@@ -109,11 +115,43 @@ def _split_rows(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return [r for r in rows if r["failures"]], [r for r in rows if not r["failures"]]
 
 
-def _evidence(row: dict) -> list[dict]:
-    """What the system pointed at: its citations when it answered, else its top-5 ranking."""
-    if "answer" in row:
-        return row.get("citations", [])
-    return row.get("retrieved", [])[:5]
+def _span_head(s: dict) -> str:
+    """`[n]` for evidence, `#rank` for a ranked chunk, nothing for a gold passage; then where it is."""
+    label = f"[{s['n']}] " if "n" in s else (f"#{s['rank']} " if "rank" in s else "")
+    return f"{label}{s['doc_id']} {s['start']}–{s['end']}"
+
+
+def _evidence_title(row: dict) -> str:
+    if "answer" not in row:
+        return "Evidence the model would see"
+    return "Evidence shown to the model" if row.get("generated") else "Evidence selected (the gate abstained first)"
+
+
+def _history(row: dict) -> list[str]:
+    return [f"{turn['role']}: {turn['content']}" for turn in row.get("history") or []]
+
+
+def _ranking(row: dict) -> list[str]:
+    """The top of the ranking, compactly: which chunks, whether they overlap gold (texts are in the index)."""
+    return [f"{_span_head(r)} {r['chunk_id']} ({r['score']:.4f})" + (" ✓gold" if r["relevant"] else "")
+            for r in row.get("ranking", [])[:RANKING_SHOWN]]
+
+
+def _support(sentence: dict) -> tuple[bool, str, str]:
+    """(supported, where the support is, its quote) for one answer sentence."""
+    support = sentence.get("support")
+    if not support:
+        note = sentence.get("note") or ("nothing to verify" if sentence["supported"] else "unsupported")
+        return sentence["supported"], f"no supporting span ({note})", ""
+    where = (f"evidence [{support['evidence']}] · {support['doc_id']} {support['start']}–{support['end']}"
+             f" · score {support['score']:.2f}" + (" · overlaps gold" if support.get("relevant") else ""))
+    if sentence.get("note"):
+        where += f" · {sentence['note']}"
+    return True, where, support["quote"]
+
+
+def _sentence_text(sentence: dict) -> str:
+    return sentence["text"] + "".join(f" [{n}]" for n in sentence.get("citations") or [])
 
 
 # ---------------------------------------------------------------------------------------- markdown
@@ -129,10 +167,18 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(map(_md_cell, r)) + " |" for r in rows] + [""]
 
 
-def _md_span(s: dict, text_key: str) -> str:
+def _md_span(s: dict) -> str:
     mark = " ✓gold" if s.get("relevant") else ""
-    label = f"[{s['n']}] " if "n" in s else (f"#{s['rank']} " if "rank" in s else "")
-    return f"{label}{s['doc_id']} {s['start']}–{s['end']}{mark}: “{s[text_key]}”"
+    return f"{_span_head(s)}{mark}: “{s['text']}”"
+
+
+def _md_sentences(row: dict) -> list[str]:
+    lines = []
+    for sentence in row.get("sentences") or []:
+        supported, where, quote = _support(sentence)
+        line = f"- {'✓' if supported else '✗'} {_md_cell(_sentence_text(sentence))} ← {_md_cell(where)}"
+        lines.append(line + (f": “{_md_cell(quote)}”" if quote else ""))
+    return ["**Answer sentences** (verifier's support span):", "", *lines, ""] if lines else []
 
 
 def _md_question(row: dict) -> list[str]:
@@ -140,19 +186,27 @@ def _md_question(row: dict) -> list[str]:
     if row["failures"]:
         lines.append(f"**Failed:** {_md_cell('; '.join(row['failures']))}  ")
     lines.append(f"**Question:** {_md_cell(row['user_input'])}  ")
+    if history := _history(row):
+        lines.append(f"**History:** {_md_cell(' / '.join(history))}  ")
     if row.get("query") != row["user_input"]:
         lines.append(f"**Searched as:** {_md_cell(row.get('query'))}  ")
     lines.append("")
     answered = "answer" in row
     facts = [f"{FACT_MARK[found][0]} {f}" for f, found in _facts(row)]
-    gold = [_md_span(p, "text") for p in row.get("gold_passages") or []]
-    evidence = [_md_span(s, "quote" if answered else "text") for s in _evidence(row)] or ["(none)"]
-    head = ["gold answer", "cited passages" if answered else "retrieved (top 5)"]
+    gold = [_md_span(p) for p in row.get("gold_passages") or []]
+    evidence = [_md_span(e) for e in row.get("evidence") or []] or ["(none)"]
+    head = ["Gold answer", _evidence_title(row)]
     cells = ["\n".join([row["reference"], *facts, *gold]), "\n".join(evidence)]
     if answered:
-        head.insert(0, "answer")
-        cells.insert(0, f"{row['answer']}\noutcome: {row['outcome']}")
-    return lines + _md_table(head, [cells])
+        reason = f"\n({row['abstention_reason']})" if row.get("abstention_reason") else ""
+        head.insert(0, "Answer")
+        cells.insert(0, f"{row['answer']}\noutcome: {row['outcome']}{reason}")
+    lines += _md_table(head, [cells]) + _md_sentences(row)
+    if ranking := _ranking(row):
+        lines += [f"**Top-{RANKING_SHOWN} ranking:** {_md_cell(' · '.join(ranking))}", ""]
+    if row.get("judge_raw") is not None:
+        lines += [f"**Judge reply:** {_md_cell(row['judge_raw'])}", ""]
+    return lines
 
 
 def markdown(metrics: dict, rows: list[dict]) -> str:
@@ -220,8 +274,8 @@ def _metric_charts(metrics: dict) -> str:
     """One chart per section, so the combined score's -1..1 axis does not squash the 0..1 metrics."""
     columns = _columns(metrics)
     charts = []
-    for section in SECTIONS:
-        names = [n for n in _numbers(metrics) if n.split(".", 1)[0] == section]
+    for section in SECTIONS:  # shares and scores only: token counts do not fit a -1..1 axis
+        names = [n for n in _numbers(metrics) if n.split(".", 1)[0] == section and "tokens" not in n]
         if names:
             rows = [(n.split(".", 1)[1], [_numbers(block).get(n) for _, block in columns]) for n in names]
             charts.append(f"<figure><figcaption>{section}</figcaption>"
@@ -236,32 +290,49 @@ def _type_chart(metrics: dict) -> str:
     return svg_bars(rows, present)
 
 
-def _html_span(s: dict, text_key: str) -> str:
-    label = f"[{s['n']}]" if "n" in s else (f"#{s['rank']}" if "rank" in s else "")
+def _html_span(s: dict) -> str:
     tag = ' <span class="ok">overlaps gold</span>' if s.get("relevant") else ""
     title = f" {escape(s['title'])}" if s.get("title") else ""
-    return (f'<div class="span"><b>{escape(label)}</b>{title} <code>{escape(s["doc_id"])} '
-            f'{s["start"]}–{s["end"]}</code>{tag}<blockquote>{escape(s[text_key])}</blockquote></div>')
+    return (f'<div class="span"><code>{escape(_span_head(s))}</code>{title}{tag}'
+            f'<blockquote>{escape(s["text"])}</blockquote></div>')
+
+
+def _html_sentences(row: dict) -> str:
+    items = []
+    for sentence in row.get("sentences") or []:
+        supported, where, quote = _support(sentence)
+        mark = '<span class="ok">✓</span>' if supported else '<span class="bad">✗</span>'
+        quoted = f"<blockquote>{escape(quote)}</blockquote>" if quote else ""
+        items.append(f"<li>{mark} {escape(_sentence_text(sentence))}<br><span class='dim'>{escape(where)}</span>"
+                     f"{quoted}</li>")
+    return f"<h4>Answer sentences (verifier's support span)</h4><ul>{''.join(items)}</ul>" if items else ""
 
 
 def _html_question(row: dict) -> str:
     answered = "answer" in row
     facts = "".join(f'<li class="{FACT_MARK[found][1]}">{FACT_MARK[found][0]} {escape(f)}</li>'
                     for f, found in _facts(row))
-    gold = "".join(_html_span(p, "text") for p in row.get("gold_passages") or [])
-    evidence = "".join(_html_span(s, "quote" if answered else "text") for s in _evidence(row)) or "<p>(none)</p>"
+    gold = "".join(_html_span(p) for p in row.get("gold_passages") or [])
+    evidence = "".join(_html_span(e) for e in row.get("evidence") or []) or "<p>(none)</p>"
     columns = [("Gold answer", f"<p>{escape(row['reference'])}</p><ul>{facts}</ul>{gold}"),
-               ("Cited passages" if answered else "Retrieved (top 5)", evidence)]
+               (_evidence_title(row), evidence)]
     if answered:
-        outcome = f"<p class='dim'>outcome: {escape(row['outcome'])}</p>"
-        columns.insert(0, ("Answer", f"<p>{escape(row['answer'])}</p>{outcome}"))
+        reason = f" ({escape(row['abstention_reason'])})" if row.get("abstention_reason") else ""
+        outcome = f"<p class='dim'>outcome: {escape(row['outcome'])}{reason}</p>"
+        columns.insert(0, ("Answer", f"<p>{escape(row['answer'])}</p>{outcome}{_html_sentences(row)}"))
+    history = "".join(f"<li>{escape(turn)}</li>" for turn in _history(row))
+    history = f"<p class='dim'>history:</p><ul class='dim'>{history}</ul>" if history else ""
     searched = (f"<p class='dim'>searched as: {escape(row['query'])}</p>"
                 if row.get("query") and row["query"] != row["user_input"] else "")
+    ranking = "".join(f"<li><code>{escape(r)}</code></li>" for r in _ranking(row))
+    ranking = f"<details><summary>top-{RANKING_SHOWN} ranking</summary><ul>{ranking}</ul></details>" if ranking else ""
+    judged = (f"<p class='dim'>judge reply: <code>{escape(row['judge_raw'])}</code></p>"
+              if row.get("judge_raw") is not None else "")
     failed = f"<p class='bad'>{escape('; '.join(row['failures']))}</p>" if row["failures"] else ""
     cells = "".join(f"<div><h4>{title}</h4>{body}</div>" for title, body in columns)
     return (f'<section class="q" id="{escape(row["id"])}"><h3>{escape(row["id"])} · {escape(row["question_type"])}'
-            f' · {escape(row["split"])}</h3>{failed}<p><b>{escape(row["user_input"])}</b></p>{searched}'
-            f'<div class="cols c{len(columns)}">{cells}</div></section>')
+            f' · {escape(row["split"])}</h3>{failed}{history}<p><b>{escape(row["user_input"])}</b></p>{searched}'
+            f'<div class="cols c{len(columns)}">{cells}</div>{ranking}{judged}</section>')
 
 
 CSS = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}

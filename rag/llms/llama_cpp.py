@@ -15,7 +15,7 @@ _LOAD_LOCK = threading.Lock()
 
 
 @contextmanager
-def _without_extra_buffers():
+def without_extra_buffers():
     """Load weights without llama.cpp's extra CPU buffer types (AMX, repacked layouts).
 
     On this project's machines (Sapphire Rapids CPUs in a VM) llama.cpp's AMX matmul segfaults on the
@@ -45,7 +45,7 @@ class LlamaCppLLM(LLM):
         from llama_cpp import Llama
 
         self.name = f"local:{name}"
-        with nullcontext() if extra_buffers else _without_extra_buffers():
+        with nullcontext() if extra_buffers else without_extra_buffers():
             self._llama = Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,

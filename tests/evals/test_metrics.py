@@ -118,3 +118,16 @@ def test_flatten_and_mean():
         "retrieval.recall@5": 0.5, "retrieval.questions": 3}
     assert M.mean([1.0, None, 0.0]) == 0.5
     assert M.mean([None]) is None
+
+
+def test_answer_sentence_shares_and_support_precision():
+    sentences = [
+        {"citations": [1], "supported": True, "support": span("a", 120, 180)},  # support inside gold a
+        {"citations": [2], "supported": True, "support": span("b", 50, 80)},  # touches b's end only
+        {"citations": [], "supported": False, "support": None},  # no span found: shown uncited
+        {"citations": [], "supported": True, "support": None},  # "Yes.": nothing to verify
+    ]
+    assert M.support_precision(sentences, GOLD) == 0.5  # 1 of the 2 sentences with a span
+    assert M.unsupported_share(sentences) == 0.25
+    assert M.cited_share(sentences) == 0.5
+    assert M.support_precision(sentences[2:], GOLD) is None

@@ -38,12 +38,13 @@ class RecordingFakeLLM(FakeLLM):
             return f"{follow_up} (regarding: {first_question})"
         return super()._reply(messages)
 
-    def stream(self, messages, *, max_tokens, temperature, usage=None):
+    def stream(self, messages, *, max_tokens, temperature, usage=None, grammar=None):
         with self._count:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
-            for token in super().stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage):
+            for token in super().stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage,
+                                        grammar=grammar):
                 time.sleep(self.delay)
                 yield token
         finally:
@@ -58,9 +59,10 @@ class GatedFakeLLM(RecordingFakeLLM):
         super().__init__(delay=0)
         self.gate = threading.Event()
 
-    def stream(self, messages, *, max_tokens, temperature, usage=None):
+    def stream(self, messages, *, max_tokens, temperature, usage=None, grammar=None):
         assert self.gate.wait(timeout=120), "gate never opened"
-        yield from super().stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage)
+        yield from super().stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage,
+                                  grammar=grammar)
 
 
 @pytest.fixture(scope="session")
