@@ -1,9 +1,9 @@
 """Run gold questions through the assistant and turn each into a result row of evidence and metrics.
 
-Only the service is called (Assistant.ask / gather_evidence / retrieve / embedder), so what is
-measured is what a user gets. Each row keeps the evidence the model saw, the answer sentence by
-sentence with its support, and a compact ranking next to its numbers, so reports and run
-comparisons never re-run anything.
+Only the service is called (Assistant.ask_stream / gather_evidence / retrieve / embedder), so
+what is measured is what a user gets. Each row keeps the evidence the model saw, the answer
+sentence by sentence with its support, and a compact ranking next to its numbers, so reports and
+run comparisons never re-run anything.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from evals.gold import load_gold, relocate, validate_gold
 GOLD = Path(__file__).with_name("gold.jsonl")
 QRELS_DIR = Path(__file__).with_name("qrels")
 SPLITS = ("dev", "heldout")
-RANK_DEPTH = 10  # MRR@10 and nDCG@10 need a ranking this deep, whatever k the LLM gets
+RANK_DEPTH = 10  # MRR@10 and nDCG@10 need a ranking this deep, whatever k the evidence comes from
 RECALL_AT = (1, 3, 5)
 SECTIONS = ("retrieval", "evidence", "answers", "citations", "abstention", "judge")
 ROW_FIELDS = ("id", "split", "question_type", "user_input", "answerable", "reference", "aliases", "gold_passages",

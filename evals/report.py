@@ -58,10 +58,11 @@ def _type_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def _baseline_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Retrieval modes side by side, then closed-book against this run: what grounding adds."""
+    """Retrieval ablations side by side, then closed-book against this run: what grounding adds
+    (and costs, in prompt tokens). Columns are named without their table's first section."""
     baselines = metrics.get("baselines", {})
     groups = [("Retrieval ablation (gold standalone questions)", list(ABLATIONS), ("retrieval", "evidence")),
-              ("Grounding: closed-book vs this run", ["closed_book"], ("answers", "abstention"))]
+              ("Grounding: closed-book vs this run", ["closed_book"], ("answers", "abstention", "usage"))]
     tables = []
     for title, names, sections in groups:
         systems = [(n, _numbers(baselines[n])) for n in names if n in baselines]
@@ -70,7 +71,8 @@ def _baseline_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]
         systems.append(("this run", _numbers(metrics)))
         columns = [c for c in dict.fromkeys(c for _, nums in systems for c in nums) if c.startswith(sections)]
         rows = [[name] + [_fmt(c, nums.get(c)) for c in columns] for name, nums in systems]
-        tables.append((title, ["system"] + [c.split(".", 1)[1] for c in columns], rows))
+        labels = [c.split(".", 1)[1] if c.startswith(f"{sections[0]}.") else c for c in columns]
+        tables.append((title, ["system", *labels], rows))
     return tables
 
 
@@ -99,7 +101,8 @@ def _judge_line(metrics: dict) -> str:
     if "skipped" in judge:
         return f"Judge tier skipped: {judge['skipped']}."
     model = metrics.get("run", {}).get("judge") or "?"
-    return f"Judge tier: {model} graded {judge.get('questions', 0)} answers (raw replies: `judge_raw` in results.jsonl)."
+    return (f"Judge tier: {model} graded {judge.get('questions', 0)} answers "
+            "(its raw replies: `judge_raw` in results.jsonl).")
 
 
 FACT_MARK = {True: ("✓", "ok"), False: ("✗", "bad"), None: ("•", "")}

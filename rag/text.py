@@ -60,10 +60,18 @@ def actors(text: str) -> list[str]:
 
 
 def names(text: str) -> set[str]:
-    """Proper names (capitalised words not opening a sentence), folded like actors."""
+    """Proper names: capitalised words, folded like actors. The word opening the text is capitalised
+    anyway ("Because", "Negotiations"), so it counts only when it names a known actor."""
     found = set()
+    opening = re.match(r"\W*([^\W_]+)", text)
+    if opening and opening.group(1).lower() in _ACTOR:
+        found.add(_ACTOR[opening.group(1).lower()])
     for m in _NAME.finditer(text):
-        for w in m.group().split():
+        if m.start() == (opening.start(1) if opening else -1):
+            m_words = m.group().split()[1:]
+        else:
+            m_words = m.group().split()
+        for w in m_words:
             w = _POSSESSIVE.sub("", w).lower()
             if w in _NOT_NAMES or len(w) < 3:
                 continue

@@ -120,3 +120,8 @@ def test_json_shape_of_a_sentence():
     data = check("Putin asked Japan for more investment in Russia [1].").sentences[0].to_dict()
     assert set(data) == {"text", "citations", "support", "supported", "note"}
     assert set(data["support"]) == {"doc_id", "start", "end", "quote", "score"}
+
+
+def test_the_opening_word_is_not_taken_for_a_name():
+    answer = check("Because the summit in Moscow brought no progress [1].", "Why was Putin unhappy?")
+    assert not answer.abstained and answer.sentences[0].support.quote.startswith("The summit in Moscow")

@@ -300,7 +300,8 @@ def _failed_row() -> dict:
             "gold_passages": [{"doc_id": "d", "start": 0, "end": 5, "text": "</blockquote><img src=x>"}],
             "answer": "<i>x</i> [1]", "abstained": False, "generated": True, "outcome": "wrong",
             "failures": ["wrong answer"],
-            "evidence": [{"n": 3, "doc_id": "d", "title": "<t>", "start": 0, "end": 5, "text": "<e>", "relevant": True}],
+            "evidence": [{"n": 3, "doc_id": "d", "title": "<t>", "start": 0, "end": 5, "text": "<e>",
+                          "relevant": True}],
             "sentences": [{"text": "<i>x</i>", "citations": [1], "supported": True, "note": None,
                            "support": {"doc_id": "d", "start": 0, "end": 5, "quote": "<q>", "score": 0.8,
                                        "relevant": True, "evidence": 3}},
@@ -321,7 +322,8 @@ def test_html_report_escapes_untrusted_text():
 def test_reports_show_each_failed_answer_sentence_with_its_support_and_the_evidence_seen():
     md = report.markdown({"questions": 1, "by_split": {}, "by_type": {}}, [_failed_row()])
     assert "Evidence shown to the model" in md and "[3] d 0–5 ✓gold: “&lt;e&gt;”" in md
-    assert "- ✓ &lt;i&gt;x&lt;/i&gt; [1] ← evidence [3] · d 0–5 · score 0.80 · overlaps gold: “&lt;q&gt;”" in md
+    assert ("- ✓ &lt;i&gt;x&lt;/i&gt; [1] ← evidence [3] · d 0–5 · score 0.80 · overlaps gold: “&lt;q&gt;”"
+            in md)
     assert "- ✗ Made up. ← no supporting span (unsupported)" in md
     assert "**History:** user: &lt;u&gt;earlier&lt;/u&gt;" in md and "#1 d 0–9 c1 (0.5000) ✓gold" in md
     assert "**Judge reply:** &lt;j&gt;" in md
