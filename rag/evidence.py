@@ -120,21 +120,24 @@ def evidence_gap(question: str, passages: list[Passage], scored: list[Scored], m
 
 def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tokens: int,
                     min_ratio: float = 0.5) -> list[Evidence]:
-    """Greedy by score until the token budget is spent; sentences far below the best are left out."""
+    """Greedy by score until the token budget is spent; sentences far below the best are left out.
+    The best sentence also brings the one after it: the sentence that restates a question is often
+    followed by its answer ("Another factor ... is the domestic situation." + why), dev evidence
+    key-fact recall 0.81 -> 0.87 at the same budget."""
     if not scored:
         return []
     index = retriever.index
     best = scored[0].score
     chosen: dict[int, Scored] = {}  # row -> the candidate that brought it in
     spent = 0
-    for cand in scored:
+    for i, cand in enumerate(scored):
         if cand.score < best * min_ratio and chosen:
             break
         rows = {cand.row}
         sentence = index.sentences[cand.row]
         if _needs_previous(sentence.text) and _adjacent(index, cand.row - 1):
             rows.add(cand.row - 1)
-        if _needs_next(sentence.text) and _adjacent(index, cand.row):
+        if (_needs_next(sentence.text) or i == 0) and _adjacent(index, cand.row):
             rows.add(cand.row + 1)
         new = rows - set(chosen)
         cost = sum(estimate_tokens(index.sentences[r].text) + 2 for r in new)

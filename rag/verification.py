@@ -24,7 +24,11 @@ from rag.sentences import ABBREVIATION
 from rag.text import actors, content_words, names, numbers
 
 ABSTAIN_TEXT = "The articles do not say."
-SUPPORT_BAR = 0.55  # combined lexical/semantic score a span needs to support a claim
+# Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
+# count, so a correct answer phrased in the question's words ("No, the hospital project ... never
+# got off the ground") has little left to match: on dev answers, claims scoring 0.45-0.55 were
+# right (3 of 4 fully), those below 0.40 were not; 0.55 -> 0.45 raised combined 0.42 -> 0.47.
+SUPPORT_BAR = 0.45
 _ABSTAIN = re.compile(
     r"articles? (?:do|does) not (?:say|mention|contain|specify|provide|state)|not (?:mentioned|stated|specified)"
     r" in the|(?:passages?|evidence) (?:do|does) not (?:say|mention|contain|provide|state)|cannot answer"

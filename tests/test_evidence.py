@@ -52,6 +52,16 @@ def test_a_sentence_opening_with_a_pronoun_brings_the_one_before(retriever):
     assert row - 1 in span.rows and span.text.startswith(index.sentences[row - 1].text)
 
 
+def test_the_best_sentence_brings_the_one_after_it_where_answers_follow(retriever):
+    """The sentence that restates the question is followed by its answer (the "why")."""
+    question = "How does the domestic situation in Russia reduce the likelihood of territorial concessions?"
+    _, scored, evidence = gather(retriever, question, budget=120)
+    index = retriever.index
+    assert index.sentences[scored[0].row].text.startswith("Another factor reducing the likelihood")
+    span = next(e for e in evidence if scored[0].row in e.rows)
+    assert scored[0].row + 1 in span.rows and "unpatriotic" in span.text
+
+
 def test_grouped_per_article_under_one_header_in_number_order(retriever):
     _, _, evidence = gather(retriever)
     text = format_evidence(evidence)
