@@ -19,7 +19,7 @@ from rag.generation import answer_messages, citation_grammar, closed_book_messag
 from rag.index import VectorIndex
 from rag.ingest import ensure_index
 from rag.llms import LLM, Message, Usage, make_llm
-from rag.questions import validate_question
+from rag.questions import validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
 from rag.verification import (
@@ -137,9 +137,13 @@ class Assistant:
     def articles(self) -> list[Article]:
         return load_corpus(self.settings.corpus_dir)
 
+    def validate(self, question: str, k=None, doc_ids=None, history=None):
+        """(question, k, doc_ids, history) checked against the settings and this index, or InvalidRequest."""
+        return validate_request(question, self.settings.max_question_chars, k, doc_ids, history, self.index.documents)
+
     def retrieve(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                  mode: Mode | None = None) -> list[Passage]:
-        question = validate_question(question, self.settings.max_question_chars)
+        question, k, doc_ids, _ = self.validate(question, k, doc_ids)
         return self.retriever.search(question, k=k or self.settings.k, doc_ids=doc_ids, mode=mode)
 
     def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
@@ -165,7 +169,7 @@ class Assistant:
                    history: list[Message] | None = None, closed_book: bool = False) -> Iterator[Event]:
         """Answer with citations, yielding progress. `closed_book` skips retrieval (an eval baseline)."""
         started = time.perf_counter()
-        question = validate_question(question, self.settings.max_question_chars)
+        question, k, doc_ids, history = self.validate(question, k, doc_ids, history)
         standalone = None
         if history:
             yield Status("rewriting")
