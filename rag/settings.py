@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # input limits
     max_question_chars: int = 2000
 
+    # the chat server
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="Host names the chat answers besides loopback and --host (e.g. a LAN name with --host 0.0.0.0)")
+
     # concurrency
     queue_size: int = Field(
         100, ge=1, description="chat/API questions that may wait for the model; more get 'queue is full' at once")

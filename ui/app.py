@@ -70,8 +70,36 @@ FORGET_TARGET_JS = """
 def launch(settings: "Settings", host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
     from rag.service import Assistant
 
+    check_port(host, port)  # a taken port fails now, not after the model has loaded
     print("Loading the index and the model…", file=sys.stderr)
-    build_app(Assistant.from_settings(settings)).launch(server_name=host, server_port=port, share=share)
+    start(build_app(Assistant.from_settings(settings)), host, port, share=share,
+          extra_hosts=settings.allowed_hosts)
+
+
+def start(demo: "gr.Blocks", host: str, port: int, *, share: bool = False, extra_hosts: tuple[str, ...] = (),
+          block: bool = True) -> None:
+    """Serve the app behind the Host/Origin guard (ui.guard): `rag serve` and the tests start it alike."""
+    from starlette.middleware import Middleware
+
+    from ui.guard import HostOriginGuard, host_names
+
+    guard = Middleware(HostOriginGuard, names=host_names(host, extra_hosts, share), port=port)
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
+                app_kwargs={"middleware": [guard]})
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind and release the address the server will use; OSError with what to do if it cannot."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind(address)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror or exc}): stop the program "
+                                 "using that port or pass --port with another number") from None
 
 
 def apply_event(turn: Turn, event: "Event") -> None:
