@@ -172,6 +172,8 @@ def _print_answer(answer) -> None:
     for s in answer.sentences:
         if not s.supported:
             console.print(f"[yellow]unsupported by the evidence:[/] {escape(s.text)}")
+    for note in answer.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for c in answer.citations:
         e = c.evidence
         console.print(f"[bold]\\[{c.n}][/] {escape(e.title)} — {e.doc_id} chars {c.quote_start}–{c.quote_end}")
