@@ -146,8 +146,11 @@ def read_metadata(corpus_dir: Path) -> dict[str, dict]:
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
+    except PermissionError as exc:
+        raise DocumentError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from None
     except OSError as exc:
-        raise DocumentError(f"{path}: cannot read it ({exc.strerror or exc}); check its permissions") from None
+        raise DocumentError(f"{path}: cannot read it ({exc.strerror or exc}); the file or the disk may be "
+                            "damaged: copy it somewhere else and try again") from None
 
 
 def load_corpus(corpus_dir: Path) -> list[Article]:

@@ -116,10 +116,12 @@ def extract_text(path: Path) -> str:
 
 def _pdf_text(path: Path, data: bytes) -> str:
     import io
+    import logging
 
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # what is wrong with a broken PDF is in our message
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)
