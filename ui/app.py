@@ -210,7 +210,7 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
         try:
             answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=history)
         except InvalidRequest as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # the caller's mistake, not the server's
         return answer.answer, answer.to_dict()
 
     with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
