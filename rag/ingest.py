@@ -143,7 +143,7 @@ def expand_paths(paths: list[Path]) -> list[Path]:
             raise DocumentError(f"{path}: no such file or folder")
     for path in files:
         if reason := undecodable(str(path), "the file name"):
-            raise DocumentError(f"{str(path)!r}: {reason.replace('retype', 'rename')}")
+            raise DocumentError(f"{str(path)!r}: {reason}; rename it")
     return files
 
 

@@ -35,8 +35,7 @@ def undecodable(text: str, what: str) -> str | None:
         return None
     code = ord(found.group())
     if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape for one raw byte
-        return (f"{what} is not valid UTF-8 (byte 0x{code - 0xDC00:02X} at position {found.start()}); "
-                f"set the terminal or file to UTF-8 and retype it")
+        return f"{what} is not valid UTF-8 (byte 0x{code - 0xDC00:02X} at position {found.start()})"
     return f"{what} contains a lone surrogate (U+{code:04X}) at position {found.start()}, which is not text"
 
 
@@ -49,7 +48,7 @@ def validate_question(question: str, max_chars: int) -> str:
     if len(question) > max_chars:
         raise InvalidQuestion(f"the question is {len(question):,} characters long; the limit is {max_chars:,}")
     if reason := undecodable(question, "the question"):
-        raise InvalidQuestion(reason)
+        raise InvalidQuestion(f"{reason}; send it as UTF-8 text (check the terminal's or the file's encoding)")
     hidden = _INVISIBLE.search(question) or next(
         (m for m in re.finditer(r"\S", question) if unicodedata.category(m.group()) == "Cf"), None
     )

@@ -98,8 +98,9 @@ def check_port(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
             probe.bind(address)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror or exc}): stop the program "
-                                 "using that port or pass --port with another number") from None
+        fix = ("give --host an address or name of this machine" if isinstance(exc, socket.gaierror)
+               else "stop the program using that port or pass --port with another number")
+        raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror or exc}): {fix}") from None
 
 
 def apply_event(turn: Turn, event: "Event") -> None:

@@ -4,6 +4,7 @@ server on loopback (`ui.app.start`, as `rag serve` runs it) with the fake model 
 from __future__ import annotations
 
 import http.client
+import socket
 import statistics
 import threading
 import time
@@ -157,3 +158,16 @@ def test_a_burst_of_100_questions_is_all_answered(client, figures):
                         "queue_full": sum("Queue is full" in e for e in errors),
                         "p50": statistics.median(latencies) if latencies else float("nan")}
     assert len(latencies) == BURST, errors[:3]
+
+
+@pytest.mark.parametrize("host, fix", [("127.0.0.1", "pass --port with another number"),
+                                       ("no-such-host.invalid", "give --host an address or name of this machine")])
+def test_serve_where_it_cannot_listen_says_so_before_loading(built, host, fix):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = built.run("serve", "--host", host, "--port", port, timeout=60)
+    message = proc.stderr.decode()
+    assert proc.returncode == 1 and message.startswith(f"error: cannot listen on {host}:{port} (")
+    assert message.rstrip().endswith(fix) and "Loading" not in message

@@ -28,7 +28,7 @@ def test_bad_question_is_refused_before_anything_loads(workspace, command, name)
 
 def test_latin1_argument_says_what_to_fix(workspace):
     stderr = workspace.run("ask", b"\xe9t\xe9").stderr.decode()
-    assert "not valid UTF-8 (byte 0xE9 at position 0)" in stderr and "set the terminal or file to UTF-8" in stderr
+    assert "not valid UTF-8 (byte 0xE9 at position 0)" in stderr and "send it as UTF-8 text (check the terminal's or the file's encoding)" in stderr
 
 
 @pytest.mark.parametrize("line, message", [
