@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench eval clean
+.PHONY: run test install browser bench eval reliability clean
 
 run: $(STAMP)
 	$(BIN)/rag index info >/dev/null 2>&1 || $(BIN)/rag index rebuild
@@ -33,6 +33,10 @@ browser:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# The reliability suite alone (it also runs in `make test`), ending with its summary line.
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability
 
 eval: $(STAMP)
 	$(BIN)/rag eval --compare-baselines --out evals/latest

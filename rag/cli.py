@@ -65,21 +65,27 @@ def _stderr():
 
 
 @contextmanager
-def handle_errors():
-    """Turn the library's expected failures into a clear message and exit code 2."""
+def handle_errors(document_note: str = ""):
+    """Turn the library's expected failures into a clear message: exit code 2 for bad input, 1 when
+    something the user did not type failed (a damaged or busy index, the model, the disk)."""
     from rag.documents import DocumentError
-    from rag.index import IndexLoadError
+    from rag.index import IndexBusy, IndexLoadError
     from rag.llms import LLMError
-    from rag.questions import InvalidQuestion
+    from rag.questions import InvalidQuestion, InvalidRequest
 
     try:
         yield
     except InvalidQuestion as exc:
         fail(f"invalid question: {exc}")
+    except InvalidRequest as exc:
+        fail(str(exc))
     except DocumentError as exc:
-        fail(f"{exc} (nothing was added; the index is unchanged)")
-    except (IndexLoadError, LLMError) as exc:
+        fail(f"{exc}{document_note}")
+    except (IndexLoadError, IndexBusy, LLMError) as exc:
         fail(str(exc), code=1)
+    except OSError as exc:  # disk full, permission denied, address in use...
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}", code=1)
 
 
 def build_assistant(settings):
@@ -89,12 +95,18 @@ def build_assistant(settings):
 
 
 def _read_batch(path: Path) -> list[dict]:
+    """JSON lines, each decoded strictly: a line that is not UTF-8 is named, not half-read."""
     items = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read batch file {path}: {exc}")
-    for n, line in enumerate(lines, start=1):
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        fail(f"cannot read batch file {path}: {exc.strerror or exc}")
+    for n, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"{path}:{n}: not valid UTF-8 (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
+                 "save the file as UTF-8")
         if not line.strip():
             continue
         try:
@@ -160,6 +172,8 @@ def _print_answer(answer) -> None:
     for s in answer.sentences:
         if not s.supported:
             console.print(f"[yellow]unsupported by the evidence:[/] {escape(s.text)}")
+    for note in answer.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for c in answer.citations:
         e = c.evidence
         console.print(f"[bold]\\[{c.n}][/] {escape(e.title)} — {e.doc_id} chars {c.quote_start}–{c.quote_end}")
@@ -202,7 +216,7 @@ def ingest(
 ):
     """Add articles to the corpus and the index (exact duplicates are skipped)."""
     settings = build_settings(config)
-    with handle_errors():
+    with handle_errors(document_note=" (nothing was added; the index is unchanged)"):
         from rag.embedders import make_embedder
         from rag.ingest import ingest_paths
 

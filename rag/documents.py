@@ -134,7 +134,23 @@ def read_metadata(corpus_dir: Path) -> dict[str, dict]:
     path = corpus_dir / METADATA_FILE
     if not path.is_file():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        metadata = json.loads(read_bytes(path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DocumentError(f"{path}: not valid JSON ({exc}); fix it or restore it from git") from None
+    if not isinstance(metadata, dict) or not all(isinstance(m, dict) for m in metadata.values()):
+        raise DocumentError(f"{path}: must map each file name to an object of metadata")
+    return metadata
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise DocumentError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from None
+    except OSError as exc:
+        raise DocumentError(f"{path}: cannot read it ({exc.strerror or exc}); the file or the disk may be "
+                            "damaged: copy it somewhere else and try again") from None
 
 
 def load_corpus(corpus_dir: Path) -> list[Article]:
@@ -143,7 +159,7 @@ def load_corpus(corpus_dir: Path) -> list[Article]:
     metadata = read_metadata(corpus_dir)
     articles = []
     for f in files:
-        raw = f.read_bytes()
+        raw = read_bytes(f)
         meta = metadata.get(f.name, {})
         authors = meta.get("authors", [])
         text = clean_text(decode_text(raw, str(f)), drop_lines={*authors, ", ".join(authors)})

@@ -9,16 +9,17 @@ Layout under `index_dir`:
     gen-<time>-<rand>/manifest.json   written last, with hashes of the four files above
 
 A writer builds a new generation beside the live one and only then swaps CURRENT, so a crash
-at any point leaves the previous index loadable. Only FAISS's own format and JSON are read:
-no pickles.
+at any point leaves the previous index loadable. Writers (ingest, rebuild) take `index_lock`, a
+cross-process lock, for their whole read-modify-write; readers never take it. Only FAISS's own
+format and JSON are read: no pickles.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -38,10 +39,23 @@ from rag.settings import Settings
 FORMAT_VERSION = 2
 FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl")
 CURRENT = "CURRENT"
+MANIFEST_KEYS = ("embedding_model", "dimension", "chunking", "documents", "chunk_count", "sentence_count", "files",
+                 "created")
+LOCK = ".lock"
+_GENERATION = re.compile(r"gen-[0-9A-Za-z-]+")
 
 
 class IndexLoadError(RuntimeError):
     """The index is missing or does not match what the settings ask for; the message says how."""
+
+
+class IndexDamaged(IndexLoadError):
+    """The live generation is unreadable or disagrees with its manifest: refused, and not silently
+    replaced either (it may have been tampered with); `rag index rebuild` makes a new one."""
+
+
+class IndexBusy(RuntimeError):
+    """Another process kept the index's write lock for longer than the timeout."""
 
 
 def _sha256_file(path: Path) -> str:
@@ -185,21 +199,39 @@ def _jsonl(records) -> bytes:
 
 
 @contextmanager
-def _write_lock(index_dir: Path):
+def index_lock(index_dir: Path, timeout: float = -1):
+    """Hold the index's cross-process write lock; re-entrant within a thread, so a writer holding it
+    can call `save_index`. The kernel drops it when the holder dies, even by kill -9."""
+    from filelock import FileLock, Timeout
+
     index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = FileLock(index_dir / LOCK, is_singleton=True)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise IndexBusy(f"another `rag ingest` or `rag index rebuild` is writing the index in {index_dir} "
+                        f"(waited {timeout:g} s); try again when it has finished") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write beside `path`, then rename over it: a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        _fsync_write(tmp, data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_index(index: VectorIndex, index_dir: Path) -> Path:
     """Write a new generation, then swap CURRENT to it; older generations are removed after."""
     import faiss
 
-    with _write_lock(index_dir):
+    with index_lock(index_dir):
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         gen.mkdir()
         faiss.write_index(_flat_index(index.vectors), str(gen / "index.faiss"))
@@ -209,9 +241,7 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
         manifest = dict(index.manifest, files={name: _sha256_file(gen / name) for name in FILES},
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
-        tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
-        _fsync_write(tmp, gen.name.encode())
-        os.replace(tmp, index_dir / CURRENT)  # the commit point
+        atomic_write(index_dir / CURRENT, gen.name.encode())  # the commit point
         index.manifest = manifest
         for old in index_dir.glob("gen-*"):
             if old != gen:
@@ -220,30 +250,69 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
 
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> VectorIndex:
-    """Load the live generation and verify it against its manifest (and the embedder, if given)."""
+    """Load the live generation and verify it against its manifest (and the embedder, if given).
+
+    Never waits for a writer: when one commits a new generation and removes this one mid-read,
+    the read starts over on the new one."""
+    for _ in range(3):
+        name = _live_generation(index_dir)
+        try:
+            return _load_generation(index_dir / name, embedder)
+        except IndexDamaged:
+            if _live_generation(index_dir) == name:
+                raise
+    raise IndexBusy(f"the index in {index_dir} changed three times while being read; try again")
+
+
+def _live_generation(index_dir: Path) -> str:
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         raise IndexLoadError(f"no index in {index_dir}: run `rag index rebuild`")
-    gen = index_dir / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexDamaged(f"the index is damaged ({CURRENT} is unreadable: {exc}): run `rag index rebuild`") from None
+    if not _GENERATION.fullmatch(name):  # nothing outside index_dir, whatever CURRENT says
+        raise IndexDamaged(f"the index is damaged ({CURRENT} names {name[:60]!r}, not a generation folder): "
+                           "run `rag index rebuild`")
+    return name
+
+
+def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
     manifest_path = gen / "manifest.json"
     if not manifest_path.is_file():
-        raise IndexLoadError(f"index generation {gen.name} has no manifest: run `rag index rebuild`")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexLoadError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
-    for name, expected in manifest["files"].items():
-        if not (gen / name).is_file() or _sha256_file(gen / name) != expected:
-            raise IndexLoadError(f"index file {name} does not match its manifest (corrupted?): rebuild it")
-    if embedder is not None and (manifest["embedding_model"], manifest["dimension"]) != (
-        embedder.name, embedder.dimension
-    ):
-        raise IndexLoadError(
-            f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
-            f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
-        )
-    chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
-    sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
-                                             manifest["sentence_count"], manifest)
+        raise IndexDamaged(f"the index is damaged (generation {gen.name} has no manifest): run `rag index rebuild`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexLoadError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
+        missing = [key for key in MANIFEST_KEYS if key not in manifest] or [
+            f"documents.{doc_id}.{key}" for doc_id, doc in manifest["documents"].items()
+            for key in ("sha256", "text_sha256", "title") if key not in doc]
+        if missing:
+            raise IndexDamaged(f"the index is damaged (manifest.json lacks {', '.join(missing[:5])}): "
+                               "run `rag index rebuild`")
+        hashes = manifest["files"]
+        for name in FILES:
+            if name not in hashes or not (gen / name).is_file() or _sha256_file(gen / name) != hashes[name]:
+                raise IndexDamaged(f"the index is damaged (index file {name} does not match its manifest): "
+                                   "run `rag index rebuild`")
+        if embedder is not None and (manifest["embedding_model"], manifest["dimension"]) != (
+            embedder.name, embedder.dimension
+        ):
+            raise IndexLoadError(
+                f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
+                f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
+            )
+        chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
+        sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
+                                                 manifest["sentence_count"], manifest)
+    except IndexLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        # Not valid JSON, a missing key, a record of the wrong shape, a file FAISS cannot read.
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise IndexDamaged(f"the index is damaged ({detail}): run `rag index rebuild`") from None
     return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors)
 
 
@@ -255,9 +324,9 @@ def _read_part(gen: Path, faiss_name: str, jsonl_name: str, record, expected: in
         records = [record(**json.loads(line)) for line in fh]
     flat = faiss.read_index(str(gen / faiss_name))
     if not (flat.ntotal == len(records) == expected) or flat.d != manifest["dimension"]:
-        raise IndexLoadError(
-            f"{faiss_name} holds {flat.ntotal} vectors of {flat.d}d and {jsonl_name} {len(records)} records, "
-            f"manifest says {expected} of {manifest['dimension']}d: rebuild it"
+        raise IndexDamaged(
+            f"the index is damaged ({faiss_name} holds {flat.ntotal} vectors of {flat.d}d and {jsonl_name} "
+            f"{len(records)} records, manifest says {expected} of {manifest['dimension']}d): run `rag index rebuild`"
         )
     vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), "float32")
     return records, np.asarray(vectors, dtype="float32")

@@ -1,13 +1,14 @@
 """Keep the index in step with the corpus: build it when missing or stale, add new files incrementally.
 
 Ingestion is all-or-nothing: every file is read and checked before anything is written, so one
-bad file leaves both the corpus folder and the index exactly as they were.
+bad file leaves both the corpus folder and the index exactly as they were. Ingest and rebuild hold
+the index's write lock from reading the index to committing the new one, so two at once run one
+after the other and the second builds on the first one's result.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +23,24 @@ from rag.documents import (
     decode_text,
     guess_title,
     load_corpus,
+    read_bytes,
     read_metadata,
     sha256_bytes,
 )
 from rag.embedders import Embedder
-from rag.index import IndexLoadError, VectorIndex, build_index, extend_index, load_index, save_index
+from rag.index import (
+    IndexBusy,
+    IndexDamaged,
+    IndexLoadError,
+    VectorIndex,
+    atomic_write,
+    build_index,
+    extend_index,
+    index_lock,
+    load_index,
+    save_index,
+)
+from rag.questions import undecodable
 from rag.settings import Settings
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf"}
@@ -34,26 +48,46 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 Progress = Callable[[int], None]
 
 
-def ensure_index(settings: Settings, embedder: Embedder, progress_factory=None) -> VectorIndex:
-    """Load the index, rebuilding it only when the corpus, chunking or embedder changed."""
+def _committed(settings: Settings, embedder: Embedder) -> tuple[VectorIndex | None, bool, list[Article]]:
+    """The committed index (None if there is none or it is for another embedder), whether it is
+    current for the corpus and settings, and the corpus."""
     articles = load_corpus(settings.corpus_dir)
     try:
         index = load_index(settings.index_dir, embedder)
-        if index.is_current(articles, settings, embedder):
-            return index
+    except IndexDamaged:
+        raise  # refused: `rag index rebuild` is the user's call
     except IndexLoadError:
-        pass
-    return rebuild_index(settings, embedder, articles, progress_factory)
+        return None, False, articles
+    return index, index.is_current(articles, settings, embedder), articles
+
+
+def ensure_index(settings: Settings, embedder: Embedder, progress_factory=None) -> VectorIndex:
+    """Load the index, rebuilding it only when the corpus, chunking or embedder changed.
+
+    A reader never waits for a writer: while another process holds the lock (an ingest has written
+    the corpus and is embedding), the last committed generation is used as it is."""
+    index, current, _ = _committed(settings, embedder)
+    if current:
+        return index
+    try:
+        with index_lock(settings.index_dir, 0 if index is not None else settings.lock_timeout_s):
+            latest, current, articles = _committed(settings, embedder)  # a writer we waited for may have built it
+            return latest if current else rebuild_index(settings, embedder, articles, progress_factory)
+    except IndexBusy:
+        if index is None:
+            raise
+        return index
 
 
 def rebuild_index(settings: Settings, embedder: Embedder, articles: list[Article] | None = None,
                   progress_factory=None) -> VectorIndex:
-    articles = articles if articles is not None else load_corpus(settings.corpus_dir)
-    chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
-    progress = progress_factory(len(chunks), "embedding") if progress_factory else None
-    index = build_index(articles, chunks, embedder, settings, progress=progress)
-    save_index(index, settings.index_dir)
-    return index
+    with index_lock(settings.index_dir, settings.lock_timeout_s):
+        articles = articles if articles is not None else load_corpus(settings.corpus_dir)
+        chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
+        progress = progress_factory(len(chunks), "embedding") if progress_factory else None
+        index = build_index(articles, chunks, embedder, settings, progress=progress)
+        save_index(index, settings.index_dir)
+        return index
 
 
 def extract_text(path: Path) -> str:
@@ -61,7 +95,7 @@ def extract_text(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DocumentError(f"{path}: unsupported file type {suffix or '(none)'}; use {sorted(SUFFIXES)}")
-    data = path.read_bytes()
+    data = read_bytes(path)
     if len(data) > MAX_FILE_BYTES:
         raise DocumentError(f"{path}: {len(data):,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")
     if suffix == ".pdf":
@@ -82,10 +116,12 @@ def extract_text(path: Path) -> str:
 
 def _pdf_text(path: Path, data: bytes) -> str:
     import io
+    import logging
 
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # what is wrong with a broken PDF is in our message
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)
@@ -94,14 +130,20 @@ def _pdf_text(path: Path, data: bytes) -> str:
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
+    """The files named and those in the folders named (symbolic links to folders are not followed)."""
     files = []
     for path in paths:
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink():
+            raise DocumentError(f"{path}: a symbolic link to nothing (or a loop of links)")
         else:
             raise DocumentError(f"{path}: no such file or folder")
+    for path in files:
+        if reason := undecodable(str(path), "the file name"):
+            raise DocumentError(f"{str(path)!r}: {reason}; rename it")
     return files
 
 
@@ -118,11 +160,17 @@ def _slug(name: str) -> str:
 
 def ingest_paths(paths: list[Path], settings: Settings, embedder: Embedder, progress_factory=None) -> IngestReport:
     """Add files to the corpus folder and the index; skips exact duplicates by content hash."""
+    files = expand_paths(paths)
+    with index_lock(settings.index_dir, settings.lock_timeout_s):
+        return _ingest(files, settings, embedder, progress_factory)
+
+
+def _ingest(files: list[Path], settings: Settings, embedder: Embedder, progress_factory) -> IngestReport:
     index = ensure_index(settings, embedder, progress_factory)
     known = {meta["sha256"] for meta in index.documents.values()}
     report = IngestReport()
     pending: dict[str, tuple[Path, str]] = {}
-    for path in expand_paths(paths):
+    for path in files:
         text = extract_text(path)
         digest = sha256_bytes(text.encode("utf-8"))
         if digest in known or digest in pending:
@@ -150,19 +198,17 @@ def ingest_paths(paths: list[Path], settings: Settings, embedder: Embedder, prog
     try:
         for article, (_, text) in zip(new_articles, pending.values()):
             target = settings.corpus_dir / f"{article.doc_id}.txt"
-            target.write_text(text, encoding="utf-8")
+            atomic_write(target, text.encode("utf-8"))
             written.append(target)
             metadata[target.name] = {"title": article.title, "authors": [], "outlet": None, "date": None,
                                      "source": article.source}
-        tmp = settings.corpus_dir / f".{METADATA_FILE}.tmp"
-        tmp.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, metadata_path)
+        atomic_write(metadata_path, json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"))
         save_index(extended, settings.index_dir)
     except BaseException:
         for target in written:
             target.unlink(missing_ok=True)
         if original_metadata is not None:
-            metadata_path.write_bytes(original_metadata)
+            atomic_write(metadata_path, original_metadata)
         raise
     report.added = [a.doc_id for a in new_articles]
     report.chunks_added = len(chunks)

@@ -16,10 +16,11 @@ from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
 from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
 from rag.generation import answer_messages, citation_grammar, closed_book_messages, condense_messages
+from rag.history import fit_history
 from rag.index import VectorIndex
 from rag.ingest import ensure_index
 from rag.llms import LLM, Message, Usage, make_llm
-from rag.questions import validate_question
+from rag.questions import validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
 from rag.verification import (
@@ -49,6 +50,7 @@ class Answer:
     standalone_question: str | None = None
     abstention_reason: str | None = None  # why it said "the articles do not say"
     raw: str = ""  # the model's unedited output, for debugging and evals
+    notes: list[str] = field(default_factory=list)  # what the user should know, e.g. a trimmed conversation
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +67,7 @@ class Answer:
             "timings_ms": self.timings_ms,
             "standalone_question": self.standalone_question,
             "unsupported_sentences": [s.text for s in self.sentences if not s.supported],
+            "notes": self.notes,
         }
 
 
@@ -92,6 +95,7 @@ class Done:
 
 
 Event = Status | Retrieved | Token | Done
+CONDENSE_TOKENS = 64  # a standalone question is one line
 
 
 def _ms(seconds: float) -> float:
@@ -137,9 +141,13 @@ class Assistant:
     def articles(self) -> list[Article]:
         return load_corpus(self.settings.corpus_dir)
 
+    def validate(self, question: str, k=None, doc_ids=None, history=None):
+        """(question, k, doc_ids, history) checked against the settings and this index, or InvalidRequest."""
+        return validate_request(question, self.settings.max_question_chars, k, doc_ids, history, self.index.documents)
+
     def retrieve(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                  mode: Mode | None = None) -> list[Passage]:
-        question = validate_question(question, self.settings.max_question_chars)
+        question, k, doc_ids, _ = self.validate(question, k, doc_ids)
         return self.retriever.search(question, k=k or self.settings.k, doc_ids=doc_ids, mode=mode)
 
     def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
@@ -158,17 +166,20 @@ class Assistant:
     def condense(self, question: str, history: list[Message]) -> str:
         """Rewrite a follow-up into a standalone question using the conversation so far."""
         messages = condense_messages(self.settings.prompts_dir, question, history)
-        rewritten = self.llm.complete(messages, max_tokens=64, temperature=0.0).strip().splitlines()
+        rewritten = self.llm.complete(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0).strip().splitlines()
         return (rewritten[0].strip() if rewritten else "") or question
 
     def ask_stream(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                    history: list[Message] | None = None, closed_book: bool = False) -> Iterator[Event]:
         """Answer with citations, yielding progress. `closed_book` skips retrieval (an eval baseline)."""
         started = time.perf_counter()
-        question = validate_question(question, self.settings.max_question_chars)
-        standalone = None
+        question, k, doc_ids, history = self.validate(question, k, doc_ids, history)
+        standalone, notes = None, []
         if history:
             yield Status("rewriting")
+            history, note = fit_history(history, question, self.settings.prompts_dir, self.settings.n_ctx,
+                                        CONDENSE_TOKENS, self.llm.count_tokens)
+            notes += [note] if note else []
             standalone = self.condense(question, history)
         query = standalone or question
         yield Status("searching", query)
@@ -211,7 +222,7 @@ class Assistant:
                    "verify": verify_ms, "total": _ms(time.perf_counter() - started)}
         model_name = self._llm.name if self._llm is not None else "none"
         yield Done(Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
-                          passages, evidence, model_name, timings, usage, standalone, reason, raw))
+                          passages, evidence, model_name, timings, usage, standalone, reason, raw, notes))
 
     def ask(self, question: str, **kwargs) -> Answer:
         for event in self.ask_stream(question, **kwargs):

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+K_MAX = 20  # most chunks a question may retrieve (the chat's slider and the API share it)
+
 LocalModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
 _config_file: ContextVar[Path | None] = ContextVar("_config_file", default=None)
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     embedder: Literal["minilm", "fake"] = "minilm"
 
     # retrieval
-    k: int = Field(4, ge=1, le=20, description="chunks retrieved; evidence is selected from their sentences")
+    k: int = Field(4, ge=1, le=K_MAX, description="chunks retrieved; evidence is selected from their sentences")
     fetch_k: int = Field(20, ge=1, description="candidates per ranking before fusion")
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted", description="how the dense, sentence and BM25 rankings combine (weighted measured better)")
@@ -75,6 +77,16 @@ class Settings(BaseSettings):
 
     # input limits
     max_question_chars: int = 2000
+
+    # the chat server
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="Host names the chat answers besides loopback and --host (e.g. a LAN name with --host 0.0.0.0)")
+
+    # concurrency
+    queue_size: int = Field(
+        100, ge=1, description="chat/API questions that may wait for the model; more get 'queue is full' at once")
+    lock_timeout_s: float = Field(
+        300.0, ge=0, description="how long ingest and rebuild wait for another writer of the index to finish")
 
     @classmethod
     def settings_customise_sources(

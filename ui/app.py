@@ -32,9 +32,7 @@ EXAMPLES = [
     "How did Russia–Japan trade turnover develop between 2017 and 2018?",
     "What did Prime Minister Fumio Kishida say about the Kuril Islands in 2024?",
 ]
-QUEUE_SIZE = 20  # waiting requests beyond this get "queue is full" at once instead of hanging
 LLM_GROUP = "llm"  # every event that runs the model shares one slot: the local model is not re-entrant
-K_MAX = 20  # the settings' bound for k
 
 # A source card's or catalogue entry's button asks the server to show that article (at the cited
 # evidence, with the span supporting the sentence marked).
@@ -72,8 +70,37 @@ FORGET_TARGET_JS = """
 def launch(settings: "Settings", host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
     from rag.service import Assistant
 
+    check_port(host, port)  # a taken port fails now, not after the model has loaded
     print("Loading the index and the model…", file=sys.stderr)
-    build_app(Assistant.from_settings(settings)).launch(server_name=host, server_port=port, share=share)
+    start(build_app(Assistant.from_settings(settings)), host, port, share=share,
+          extra_hosts=settings.allowed_hosts)
+
+
+def start(demo: "gr.Blocks", host: str, port: int, *, share: bool = False, extra_hosts: tuple[str, ...] = (),
+          block: bool = True) -> None:
+    """Serve the app behind the Host/Origin guard (ui.guard): `rag serve` and the tests start it alike."""
+    from starlette.middleware import Middleware
+
+    from ui.guard import HostOriginGuard, host_names
+
+    guard = Middleware(HostOriginGuard, names=host_names(host, extra_hosts, share), port=port)
+    demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
+                app_kwargs={"middleware": [guard]})
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind and release the address the server will use; OSError with what to do if it cannot."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind(address)
+    except OSError as exc:
+        fix = ("give --host an address or name of this machine" if isinstance(exc, socket.gaierror)
+               else "stop the program using that port or pass --port with another number")
+        raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror or exc}): {fix}") from None
 
 
 def apply_event(turn: Turn, event: "Event") -> None:
@@ -103,16 +130,6 @@ def history_of(turns: list[Turn]) -> "list[Message]":
                       {"role": "assistant", "content": plain_answer(t.answer)})]
 
 
-def checked_history(history: list | None) -> "list[Message]":
-    """API callers send history as [{role, content}, ...]; reject anything else with a clear message."""
-    messages = []
-    for m in history or []:
-        if not (isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)):
-            raise ValueError("history must be a list of {\"role\": \"user\"|\"assistant\", \"content\": str} messages")
-        messages.append({"role": m["role"], "content": m["content"]})
-    return messages
-
-
 def scope_label(doc_ids: list[str], n_articles: int, k: int) -> str:
     searched = f"{len(doc_ids)} of {n_articles} articles" if doc_ids else f"all {n_articles} articles"
     return f"{searched} · top {render.count(k, 'passage')}"
@@ -127,13 +144,15 @@ def _span(evt: "gr.EventData", start: str, end: str, size: int) -> tuple[int, in
     return span if 0 <= span[0] <= span[1] <= size else None
 
 
-def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks":
+def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Blocks":
+    """The chat and the /ask API; questions beyond `max_queue` (default: the `queue_size` setting) waiting
+    for the model get "queue is full" at once instead of hanging."""
     import gradio as gr
-
-    from rag.questions import InvalidQuestion
 
     from rag.llms.factory import backend_name
     from rag.llms.model_files import installed_models
+    from rag.questions import InvalidRequest
+    from rag.settings import K_MAX
 
     articles: dict[str, Article] = {a.doc_id: a for a in assistant.articles()}
     model = assistant.llm.name  # loads the model now: a missing model fails at start, not mid-question
@@ -145,7 +164,7 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
         events = assistant.ask_stream(question, k=k, doc_ids=doc_ids or None, history=history_of(turns) or None)
         try:
             first = next(events)  # the question is validated before the first event
-        except InvalidQuestion as exc:
+        except InvalidRequest as exc:
             # A toast, not an error state: the question stays in the box to be shortened or fixed.
             # (Toast messages are rendered as HTML, hence esc.)
             gr.Warning(render.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."), title="Question not accepted")
@@ -190,14 +209,9 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
         (Answer.to_dict(): citations with doc_id, title and evidence offsets; sentences each with the
         exact span supporting it, offsets into the article's cleaned text)."""
         try:
-            if k is not None and not 1 <= k <= K_MAX:
-                raise ValueError(f"k must be between 1 and {K_MAX}")
-            unknown = sorted(set(doc_ids or []) - set(articles))
-            if unknown:
-                raise ValueError(f"unknown doc_ids: {', '.join(unknown)}")
-            answer = assistant.ask(question, k=k, doc_ids=doc_ids or None, history=checked_history(history) or None)
-        except (InvalidQuestion, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=history)
+        except InvalidRequest as exc:
+            raise gr.Error(str(exc), print_exception=False) from None  # the caller's mistake, not the server's
         return answer.answer, answer.to_dict()
 
     with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
@@ -252,4 +266,4 @@ def build_app(assistant: "Assistant", max_queue: int = QUEUE_SIZE) -> "gr.Blocks
             panel.click(open_article, None, [tabs, article], queue=False, api_visibility="private")
         back.click(lambda: gr.Tabs(selected="ask"), None, tabs, queue=False, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_GROUP)
-    return demo.queue(max_size=max_queue)
+    return demo.queue(max_size=max_queue or assistant.settings.queue_size)

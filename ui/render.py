@@ -222,6 +222,7 @@ def _answer_meta(answer: Answer) -> str:
         facts.append(f"{count(fixed, 'citation')} corrected by the checker")
     if unsupported and not answer.abstained:
         facts.append(count(unsupported, "unsupported sentence"))
+    facts += answer.notes
     return '<div class="meta">' + " · ".join(esc(f) for f in facts) + "</div>"
 
 

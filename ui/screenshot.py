@@ -43,11 +43,11 @@ def main(question: str | None = None) -> None:
 
     from rag.service import Assistant
     from rag.settings import load_settings
-    from ui.app import EXAMPLES, build_app
+    from ui.app import EXAMPLES, build_app, start
 
     demo = build_app(Assistant.from_settings(load_settings()))
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    start(demo, "127.0.0.1", port, block=False)
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)

@@ -31,6 +31,11 @@ class LLM(ABC):
         `grammar` (GBNF) constrains the reply where the backend can; others ignore it and rely on
         the checks after generation."""
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in a prompt. Without the model's tokenizer, its UTF-8 length: a byte-level
+        tokenizer never needs more tokens than bytes, so a budget kept with this is never exceeded."""
+        return len(text.encode("utf-8", "surrogatepass"))
+
     def complete(self, messages: list[Message], *, max_tokens: int, temperature: float,
                  usage: Usage | None = None, grammar: str | None = None) -> str:
         return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, usage=usage,

@@ -55,6 +55,9 @@ class LlamaCppLLM(LLM):
         # One model, one context: concurrent calls would interleave state, so they queue here.
         self._lock = threading.Lock()
 
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
                usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
         """llama.cpp keeps the previous prompt's KV cache and re-evaluates only from the first token

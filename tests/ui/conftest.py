@@ -12,7 +12,7 @@ import pytest
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
 from rag.settings import load_settings
-from ui.app import build_app
+from ui.app import build_app, start
 from ui.screenshot import free_port
 
 
@@ -79,7 +79,7 @@ def articles(assistant) -> dict:
 def serve(assistant: Assistant, **kwargs) -> Iterator[str]:
     demo = build_app(assistant, **kwargs)
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    start(demo, "127.0.0.1", port, block=False)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -76,6 +76,7 @@ def test_doc_ids_and_k_narrow_the_search(client, articles):
     (("   ",), "the question is empty"),
     ((QUESTIONS[0], [{"speaker": "me"}]), "history must be a list of"),
     ((QUESTIONS[0], None, 50), "k must be between 1 and 20"),
+    ((QUESTIONS[0], None, "5"), "k must be a whole number from 1 to 20, not '5'"),
     ((QUESTIONS[0], None, None, ["no-such-article"]), "unknown doc_ids: no-such-article"),
 ])
 def test_bad_input_gets_a_message(client, args, message):

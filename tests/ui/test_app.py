@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rag.service import Answer, Done, Retrieved, Status, Token
 from rag.verification import Sentence
-from ui.app import apply_event, checked_history, history_of, scope_label
+from ui.app import apply_event, history_of, scope_label
 from ui.render import Turn
 
 
@@ -38,12 +36,6 @@ def test_history_has_answers_without_markers_or_rejected_text():
         {"role": "user", "content": "Bananas?"},
         {"role": "assistant", "content": "The articles do not say."},
     ]
-
-
-@pytest.mark.parametrize("history", [[{"role": "system", "content": "obey"}], [{"role": "user"}], ["hi"]])
-def test_api_history_must_be_messages(history):
-    with pytest.raises(ValueError, match="history must be a list of"):
-        checked_history(history)
 
 
 def test_scope_label():

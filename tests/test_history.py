@@ -1,0 +1,46 @@
+"""A conversation longer than the model's window is trimmed before the follow-up rewrite, and says so."""
+
+from __future__ import annotations
+
+from rag.history import PER_MESSAGE, fit_history, trim_history
+from rag.llms.fake import FakeLLM
+from rag.service import Assistant
+from rag.settings import PROJECT_ROOT
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def turn(role: str, n: int, word: str = "word") -> dict:
+    return {"role": role, "content": " ".join([word] * n)}
+
+
+def test_keeps_the_most_recent_messages_that_fit():
+    history = [turn("user", 50, "old"), turn("assistant", 30, "mid"), turn("user", 20, "new")]
+    assert trim_history(history, 60 + 2 * PER_MESSAGE, words) == history[1:]
+    assert trim_history(history, 200, words) == history
+
+
+def test_the_latest_message_alone_too_long_keeps_its_end():
+    history = [turn("user", 10), {"role": "assistant", "content": "start " + "x " * 500 + "the end"}]
+    (kept,) = trim_history(history, 40 + PER_MESSAGE, words)
+    assert kept["role"] == "assistant" and kept["content"].endswith("the end") and words(kept["content"]) <= 40
+
+
+def test_fits_untouched_without_a_note():
+    history = [turn("user", 10), turn("assistant", 10)]
+    assert fit_history(history, "And then?", PROJECT_ROOT / "prompts", 4096, 64, words) == (history, None)
+
+
+def test_a_24k_word_conversation_reaches_the_model_within_its_window(fake_settings):
+    llm = FakeLLM()
+    assistant = Assistant.from_settings(fake_settings, llm=llm)
+    history = [turn("user" if i % 2 == 0 else "assistant", 2_000, "Kuril") for i in range(12)]  # 24,000 words
+    answer = assistant.ask("And how did Tokyo react?", history=history)
+    rewrite = llm.calls[0]
+    prompt_tokens = sum(llm.count_tokens(m["content"]) + PER_MESSAGE for m in rewrite)
+    assert prompt_tokens + 64 <= fake_settings.n_ctx
+    assert "context window" in answer.notes[0] and answer.to_dict()["notes"] == answer.notes
+    assert "Kuril Kuril" in rewrite[-1]["content"]  # the latest part of the conversation is still there
+    assert assistant.ask("And how did Tokyo react?", history=[turn("user", 5)]).notes == []
