@@ -194,6 +194,11 @@ def prompt_text(text: str) -> str:
     return _SPACE.sub(" ", _FOOTNOTE.sub("", text)).strip()
 
 
+# A markdown heading, not "Article: ...": the models copied that line back as an answer sentence
+# (0.5B: 15 of 64 dev answers), and the citation grammar cannot start a sentence with "#".
+HEADER = "## "
+
+
 def format_evidence(evidence: list[Evidence]) -> str:
     """Per article: a header line, then its numbered evidence lines."""
     lines, current = [], None
@@ -201,7 +206,7 @@ def format_evidence(evidence: list[Evidence]) -> str:
         if e.doc_id != current:
             if lines:
                 lines.append("")
-            lines.append(f"Article: {prompt_text(e.article)}")
+            lines.append(f"{HEADER}{prompt_text(e.article)}")
             current = e.doc_id
         lines.append(f"[{e.n}] {prompt_text(e.text)}")
     return "\n".join(lines)

@@ -2,7 +2,7 @@ import pytest
 
 from rag.documents import load_corpus
 from rag.embedders.fake import FakeEmbedder
-from rag.evidence import estimate_tokens, evidence_gap, format_evidence, score_sentences, select_evidence
+from rag.evidence import HEADER, estimate_tokens, evidence_gap, format_evidence, score_sentences, select_evidence
 from rag.ingest import ensure_index
 from rag.retrieval import HybridRetriever
 from tests.conftest import CORPUS
@@ -65,7 +65,7 @@ def test_the_best_sentence_brings_the_one_after_it_where_answers_follow(retrieve
 def test_grouped_per_article_under_one_header_in_number_order(retriever):
     _, _, evidence = gather(retriever)
     text = format_evidence(evidence)
-    headers = [line for line in text.splitlines() if line.startswith("Article: ")]
+    headers = [line for line in text.splitlines() if line.startswith(HEADER)]
     assert len(headers) == len({e.doc_id for e in evidence})
     numbered = [int(line[1:line.index("]")]) for line in text.splitlines() if line.startswith("[")]
     assert numbered == [e.n for e in evidence]

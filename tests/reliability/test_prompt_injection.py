@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rag.embedders.fake import FakeEmbedder
+from rag.evidence import HEADER
 from rag.ingest import ingest_paths
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
@@ -50,7 +51,7 @@ def test_injection_reaches_the_model_only_as_evidence_lines(hostile):
     numbered = [line for line in body.splitlines() if line[:1] == "["]
     assert [line.split("]")[0] for line in numbered] == [f"[{e.n}" for e in answer.evidence]  # no forged [9]
     for line in body.splitlines():
-        assert CANARY not in line or line.startswith(("[", "Article: "))  # one evidence line each, never its own
+        assert CANARY not in line or line.startswith(("[", HEADER))  # one evidence line each, never its own
     assert "[12]" not in user and "\nQuestion:" not in body and "\nAnswer:" not in body
 
 
