@@ -130,14 +130,14 @@ def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tok
     best = scored[0].score
     chosen: dict[int, Scored] = {}  # row -> the candidate that brought it in
     spent = 0
-    for i, cand in enumerate(scored):
+    for cand in scored:
         if cand.score < best * min_ratio and chosen:
             break
         rows = {cand.row}
         sentence = index.sentences[cand.row]
         if _needs_previous(sentence.text) and _adjacent(index, cand.row - 1):
             rows.add(cand.row - 1)
-        if (_needs_next(sentence.text) or i == 0) and _adjacent(index, cand.row):
+        if (_needs_next(sentence.text) or cand is scored[0]) and _adjacent(index, cand.row):
             rows.add(cand.row + 1)
         new = rows - set(chosen)
         cost = sum(estimate_tokens(index.sentences[r].text) + 2 for r in new)
