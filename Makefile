@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install browser bench eval reliability clean
 
+# Building the index is an explicit step: the service only loads one.
 run: $(STAMP)
-	$(BIN)/rag index info >/dev/null 2>&1 || $(BIN)/rag index rebuild
+	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/rag serve
 
 # The retrieval-only eval is a quality gate (deterministic: real embedder, no LLM), then the suite.
 test: $(STAMP) browser
+	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/rag eval --retrieval-only --no-judge --out test-output/eval-gate \
 		--fail-under retrieval.recall@5=0.75 --fail-under retrieval.mrr@10=0.70
 	$(BIN)/python -m pytest
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
@@ -39,6 +41,7 @@ reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
 
 eval: $(STAMP)
+	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/rag eval --compare-baselines --out evals/latest
 
 clean:

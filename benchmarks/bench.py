@@ -41,7 +41,7 @@ from rag.index import VectorIndex, build_index
 from rag.llms.model_files import LOCAL_MODELS
 from rag.retrieval import HybridRetriever
 from rag.service import Assistant, Done, Token
-from rag.settings import PROJECT_ROOT, Settings, load_settings
+from rag.settings import CHECKOUT, Settings, load_settings
 from rag.verification import is_abstention
 
 # A sibling file: bench.py runs as a script, so its own folder is on sys.path.
@@ -82,7 +82,7 @@ def synthetic_index(n: int, embedder, seed: int = 0) -> VectorIndex:
     """n chunks of corpus-vocabulary text with random unit vectors: FAISS and BM25 cost depend on
     size, not meaning, and embedding 100k chunks on 2 cores would take most of an hour."""
     rng = random.Random(seed)
-    words = " ".join(a.text for a in load_corpus(PROJECT_ROOT / "corpus")).split()
+    words = " ".join(a.text for a in load_corpus(CHECKOUT / "corpus")).split()
     chunks = [Chunk(f"s{i}", f"synthetic{i % 1000}", "synthetic", 0, 600,
                     " ".join(rng.choices(words, k=100))) for i in range(n)]
     vectors = np.random.default_rng(seed).standard_normal((n, embedder.dimension)).astype("float32")
@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--skip-llm", action="store_true")
     parser.add_argument("--side-by-side", type=int, nargs="?", const=0, metavar="N",
                         help="only compare with the textbook stuff RAG, on the gold dev questions (all, or N of them)")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "test-output" / "bench-side-by-side.json",
+    parser.add_argument("--out", type=Path, default=CHECKOUT / "test-output" / "bench-side-by-side.json",
                         help="where --side-by-side writes its JSON")
     args = parser.parse_args()
 

@@ -1,42 +1,53 @@
 """`rag eval` scores the assistant against the gold set; `rag eval compare A B` diffs two runs.
 
-Only typer loads at import time (`rag --help` must stay instant); the harness, the models and
-rag.cli's helpers load inside the commands.
+The commands join the `rag` command line as a plugin (entry point `kuril_rag.commands`). Only
+typer loads at import time (`rag --help` must stay instant); the harness and the models load
+inside the commands.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
+from shells.common import (
+    ConfigOpt,
+    KOpt,
+    LLMOpt,
+    ModelOpt,
+    build_settings,
+    fail,
+    flag,
+    guard,
+    load_assistant,
+    progress_factory,
+)
+
 eval_app = typer.Typer(help="Evaluate the assistant against the gold set: with no command, run the evaluation.")
 
-GoldOpt = Annotated[Optional[Path], typer.Option("--gold", help="gold JSONL file (default: evals/gold.jsonl)")]
-SplitOpt = Annotated[str, typer.Option(help="dev | heldout | all")]
-RetrievalOnlyOpt = Annotated[bool, typer.Option("--retrieval-only", help="score retrieval only (no LLM)")]
-LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="auto | local | openai | fake")]
-ModelOpt = Annotated[Optional[str], typer.Option("--local-model", help="qwen2.5-coder-0.5b | qwen2.5-coder-1.5b")]
-KOpt = Annotated[Optional[int], typer.Option(
-    "--k", min=1, max=20, help="chunks the evidence is selected from (the ranking is always scored to 10)")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="run folder (default: evals/runs/<UTC time>)")]
+GoldOpt = Annotated[Optional[Path], typer.Option("--gold", help="gold JSONL file (default: the bundled gold set)")]
+SplitOpt = Annotated[Literal["dev", "heldout", "all"], typer.Option(help="which gold questions")]
+RetrievalOnlyOpt = Annotated[bool, flag("--retrieval-only", help="score retrieval only (no LLM)")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="run folder (default: <home>/evals/runs/<UTC time>)")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N selected questions")]
-BaselinesOpt = Annotated[bool, typer.Option(
+BaselinesOpt = Annotated[bool, flag(
     "--compare-baselines",
     help="also the retrieval ablation (bm25, dense, sentences, hybrid rrf / weighted) and a closed-book baseline")]
 FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
     "--fail-under", metavar="METRIC=VALUE",
     help="exit 1 when a metrics.json metric (e.g. retrieval.recall@5) is below VALUE; repeatable")]
 JudgeOpt = Annotated[bool, typer.Option(
-    "--judge/--no-judge", help="LLM-judged faithfulness and correctness when an OpenAI-compatible endpoint is set")]
-ConfigOpt = Annotated[Optional[Path], typer.Option(
-    "--config", help="TOML settings file (else $RAG_CONFIG, ./rag.toml)")]
+    "--judge/--no-judge", metavar="",
+    help="LLM-judged faithfulness and correctness when an OpenAI-compatible endpoint is set")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
 
 
 def _gold_path(gold: Path | None) -> Path:
-    from rag.cli import fail
-
     from evals.harness import GOLD
 
     path = gold or GOLD
@@ -58,13 +69,8 @@ def run(
     import time
     from datetime import datetime, timezone
 
-    from rag.cli import build_assistant, build_settings, fail, handle_errors, progress_factory
-    from rag.settings import PROJECT_ROOT
-
     from evals import harness, report
 
-    if split not in ("dev", "heldout", "all"):
-        fail(f"--split must be dev, heldout or all, not {split!r}")
     try:
         thresholds = [harness.parse_threshold(t) for t in fail_under or []]
     except ValueError as exc:
@@ -72,11 +78,11 @@ def run(
     gold_path = _gold_path(gold)
     settings = build_settings(config, k=k, llm=llm, local_model=local_model)
     started = datetime.now(timezone.utc)
-    out = out or PROJECT_ROOT / "evals" / "runs" / started.strftime("%Y%m%d-%H%M%S")
+    out = out or settings.home / "evals" / "runs" / started.strftime("%Y%m%d-%H%M%S")
     answer = not retrieval_only
     clock = time.perf_counter()
-    with handle_errors():
-        assistant = build_assistant(settings)
+    assistant = load_assistant(settings)
+    with guard():
         corpus = harness.Corpus.of(assistant)
         try:
             records, problems = harness.load_gold_set(gold_path, corpus.articles)
@@ -99,10 +105,10 @@ def run(
                            progress_factory=progress_factory, label="answering" if answer else "retrieving")
         retriever = assistant.retriever
         info = {"mode": "full" if answer else "retrieval-only", "split": split,
-                "gold": harness.portable_path(gold_path, PROJECT_ROOT), "k": settings.k,
+                "gold": harness.portable_path(gold_path, settings.home), "k": settings.k,
                 "retrieval": {"mode": retriever.mode, "fusion": retriever.fusion, "weights": list(retriever.weights)},
                 "evidence_tokens": settings.evidence_tokens, "embedder": assistant.embedder.name,
-                "llm": assistant.llm.name if answer else None, "judge": judge_llm.name if judge_llm else None,
+                "llm": assistant.llm().name if answer else None, "judge": judge_llm.name if judge_llm else None,
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
         if "judge" not in metrics:
@@ -112,7 +118,7 @@ def run(
             metrics["baselines"], baseline_rows = harness.run_baselines(
                 assistant, selected, corpus, answer=answer, progress_factory=progress_factory)
     metrics["run"]["seconds"] = round(time.perf_counter() - clock, 1)
-    written = harness.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus), baseline_rows)
+    written = report.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus), baseline_rows)
     typer.echo(report.text_table(*report.metric_table(metrics)))
     typer.echo(f"\nwrote {', '.join(str(p) for p in written)}")
     try:
@@ -131,8 +137,6 @@ def compare(
     run_b: Annotated[Path, typer.Argument(help="new run folder (B)")],
 ):
     """Print per-metric deltas (B − A) and the questions whose outcome or metrics changed."""
-    from rag.cli import fail
-
     from evals.harness import load_run
     from evals.report import comparison
 

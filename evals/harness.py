@@ -180,12 +180,32 @@ def _ask(assistant, record: dict, closed_book: bool):
     generation, and then the evidence selected was never shown to the model."""
     from rag.service import Done, Status
 
+    if closed_book:
+        return _closed_book(assistant, record.get("standalone") or record["user_input"]), True
     generated = False
-    for event in assistant.ask_stream(record["user_input"], history=record.get("history"), closed_book=closed_book):
+    for event in assistant.ask_stream(record["user_input"], history=record.get("history")):
         generated |= isinstance(event, Status) and event.stage == "generating"
         if isinstance(event, Done):
             return event.answer, generated
     raise AssertionError("ask_stream ended without an answer")
+
+
+def _closed_book(assistant, question: str):
+    """The baseline that shows what grounding adds: the same model answering from what it knows,
+    no retrieval, nothing to cite or check, only whether it abstained."""
+    from rag.llms import Usage
+    from rag.prompts import render
+    from rag.service import Answer
+    from rag.text import ABSTAIN_TEXT
+    from rag.verification import is_abstention
+
+    llm, usage, started = assistant.llm(), Usage(), time.perf_counter()
+    messages = render(assistant.settings.prompts_dir, "closed_book", question=question, abstain=ABSTAIN_TEXT)
+    raw = llm.complete(messages, max_tokens=assistant.settings.max_tokens, temperature=0.0, usage=usage)
+    abstained = is_abstention(raw)
+    elapsed = _ms(time.perf_counter() - started)
+    return Answer(question, ABSTAIN_TEXT if abstained else raw.strip(), abstained, [], [], [], [], llm.name,
+                  {"generate": elapsed, "total": elapsed}, usage, raw=raw)
 
 
 def evaluate(assistant, record: dict, corpus: Corpus, *, answer: bool, closed_book: bool = False,
@@ -407,29 +427,6 @@ def portable_path(path: Path, root: Path) -> str:
     name, so no run leaks the machine's directory layout or breaks when the checkout moves."""
     path = Path(path).resolve()
     return path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else path.name
-
-
-def write_run(out: Path, metrics: dict, rows: list[dict], qrels: list[tuple[str, str, int]],
-              baseline_rows: dict[str, list[dict]] | None = None) -> list[Path]:
-    """The run folder: metrics, rows, both reports, chunk qrels (BEIR and TREC) and a TREC run file
-    for this run's ranking and for each retrieval baseline."""
-    from evals import report
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "metrics.json": json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
-        "results.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-        "report.md": report.markdown(metrics, rows),
-        "report.html": report.html_page(metrics, rows),
-        "qrels.trec": trec_qrels(qrels),
-        "run.trec": trec_run(rows, RUN_NAME),
-    }
-    for name, baseline in (baseline_rows or {}).items():
-        files[f"run.{name}.trec"] = trec_run(baseline, name)
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    write_qrels(qrels, out / "qrels.tsv")
-    return [out / name for name in files] + [out / "qrels.tsv"]
 
 
 def load_run(directory: Path) -> tuple[dict, list[dict]]:

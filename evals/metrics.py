@@ -15,13 +15,14 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from rag.text import CITATION_MARKER
+
 Span = Mapping  # {"doc_id": str, "start": int, "end": int, ...}
 
 # An answer is "correct" when it is not an abstention and recalls at least this share of the key facts.
 CORRECT_FACT_RECALL = 0.5
 SCORES = {"correct": 1, "abstained": 0, "wrong": -1}
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "−": "-"})
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -91,11 +92,11 @@ def doc_recall(cited: Iterable[str], gold: Sequence[str]) -> float:
 
 def strip_markers(text: str) -> str:
     """Drop [n] citation markers so '[1]' never counts as the fact '1' or as an answer token."""
-    return _MARKER.sub("", text)
+    return CITATION_MARKER.sub("", text)
 
 
 def markers(text: str) -> list[int]:
-    return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
+    return [int(n) for m in CITATION_MARKER.finditer(text) for n in m.group(1).split(",")]
 
 
 def _fold(text: str) -> str:

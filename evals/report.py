@@ -6,10 +6,12 @@ piece of text, since answers, questions and article passages are all untrusted.
 
 from __future__ import annotations
 
+import json
 from html import escape
+from pathlib import Path
 
 from evals import metrics as M
-from evals.harness import ABLATIONS, SECTIONS, SPLITS, TRACKED
+from evals.harness import ABLATIONS, RUN_NAME, SECTIONS, SPLITS, TRACKED, trec_qrels, trec_run, write_qrels
 
 HEADLINE = ("retrieval.recall@5", "retrieval.mrr@10", "evidence.recall", "answers.key_fact_recall",
             "answers.token_f1", "citations.validity", "citations.support_precision", "abstention.abstention_rate",
@@ -395,3 +397,24 @@ def comparison(a: tuple[dict, list[dict]], b: tuple[dict, list[dict]]) -> str:
             changed.append(f"{qid} [{ra['question_type']}]: " + "; ".join(diffs))
     lines += ["", f"questions changed: {len(changed)}"] + [f"  {c}" for c in changed]
     return "\n".join(lines)
+
+
+def write_run(out: Path, metrics: dict, rows: list[dict], qrels: list[tuple[str, str, int]],
+              baseline_rows: dict[str, list[dict]] | None = None) -> list[Path]:
+    """The run folder: metrics, rows, both reports, chunk qrels (BEIR and TREC) and a TREC run file
+    for this run's ranking and for each retrieval baseline."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "metrics.json": json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
+        "results.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        "report.md": markdown(metrics, rows),
+        "report.html": html_page(metrics, rows),
+        "qrels.trec": trec_qrels(qrels),
+        "run.trec": trec_run(rows, RUN_NAME),
+    }
+    for name, baseline in (baseline_rows or {}).items():
+        files[f"run.{name}.trec"] = trec_run(baseline, name)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    write_qrels(qrels, out / "qrels.tsv")
+    return [out / name for name in files] + [out / "qrels.tsv"]

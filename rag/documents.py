@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rag.errors import DocumentError
+
 METADATA_FILE = "metadata.json"
 
 # Whole lines that are web furniture, not article content.
@@ -39,10 +41,6 @@ _LINEBREAK_HYPHEN = re.compile(r"([^\W\d_])-[ \t]*\n(?:[ \t]*\n)*[ \t]*([a-z])")
 _EMPHASIS = re.compile(r"\*([^\s*][^*\n]*?)\*")
 _SENTENCE_END = tuple(".!?:;\"”’)]")
 _INWORD_HYPHEN = re.compile(r"\b([^\W\d_]+)-([a-z]+)\b")
-
-
-class DocumentError(ValueError):
-    """A file that cannot become an article; the message names the file."""
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,6 @@ def citation_grammar(evidence_count: int, max_sentences: int = 3) -> str:
     ])
 
 
-def closed_book_messages(prompts_dir: Path, question: str) -> list[Message]:
-    return render(prompts_dir, "closed_book", question=question)
-
-
 def condense_messages(prompts_dir: Path, question: str, history: list[Message]) -> list[Message]:
     turns = "\n".join(f"{m['role']}: {m['content']}" for m in history[-6:])
     return render(prompts_dir, "condense", history=turns, question=question)

@@ -33,6 +33,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.documents import Article
 from rag.embedders import Embedder
+from rag.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable
 from rag.sentences import SentenceSpan, split_article
 from rag.settings import Settings
 
@@ -43,19 +44,6 @@ MANIFEST_KEYS = ("embedding_model", "dimension", "chunking", "documents", "chunk
                  "created")
 LOCK = ".lock"
 _GENERATION = re.compile(r"gen-[0-9A-Za-z-]+")
-
-
-class IndexLoadError(RuntimeError):
-    """The index is missing or does not match what the settings ask for; the message says how."""
-
-
-class IndexDamaged(IndexLoadError):
-    """The live generation is unreadable or disagrees with its manifest: refused, and not silently
-    replaced either (it may have been tampered with); `rag index rebuild` makes a new one."""
-
-
-class IndexBusy(RuntimeError):
-    """Another process kept the index's write lock for longer than the timeout."""
 
 
 def _sha256_file(path: Path) -> str:
@@ -96,6 +84,7 @@ class VectorIndex:
     manifest: dict
     sentences: list[SentenceSpan] = field(default_factory=list)
     sentence_vectors: np.ndarray | None = None  # float32 (m, dim), L2-normalised
+    generation: str = ""  # the folder it was loaded from or saved to ("" while only in memory)
 
     def __post_init__(self) -> None:
         if self.sentence_vectors is None:
@@ -111,23 +100,6 @@ class VectorIndex:
             self.manifest["documents"] == corpus_fingerprint(articles)
             and self.manifest["chunking"] == chunking_params(settings)
             and self.manifest["embedding_model"] == embedder.name
-        )
-
-    def as_vectorstore(self, embedder: Embedder):
-        """A LangChain FAISS store over the same vectors (inner product = cosine)."""
-        from langchain_community.docstore.in_memory import InMemoryDocstore
-        from langchain_community.vectorstores import FAISS
-        from langchain_community.vectorstores.utils import DistanceStrategy
-        from langchain_core.documents import Document
-
-        docs = {c.chunk_id: Document(page_content=c.text, metadata=c.to_dict(), id=c.chunk_id)
-                for c in self.chunks}
-        return FAISS(
-            embedding_function=embedder,
-            index=_flat_index(self.vectors),
-            docstore=InMemoryDocstore(docs),
-            index_to_docstore_id={i: c.chunk_id for i, c in enumerate(self.chunks)},
-            distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
         )
 
 
@@ -242,7 +214,7 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         atomic_write(index_dir / CURRENT, gen.name.encode())  # the commit point
-        index.manifest = manifest
+        index.manifest, index.generation = manifest, gen.name
         for old in index_dir.glob("gen-*"):
             if old != gen:
                 shutil.rmtree(old, ignore_errors=True)
@@ -255,19 +227,21 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> VectorIndex
     Never waits for a writer: when one commits a new generation and removes this one mid-read,
     the read starts over on the new one."""
     for _ in range(3):
-        name = _live_generation(index_dir)
+        name = live_generation(index_dir)
         try:
-            return _load_generation(index_dir / name, embedder)
+            index = _load_generation(index_dir / name, embedder)
+            index.generation = name
+            return index
         except IndexDamaged:
-            if _live_generation(index_dir) == name:
+            if live_generation(index_dir) == name:
                 raise
     raise IndexBusy(f"the index in {index_dir} changed three times while being read; try again")
 
 
-def _live_generation(index_dir: Path) -> str:
+def live_generation(index_dir: Path) -> str:
     pointer = index_dir / CURRENT
     if not pointer.is_file():
-        raise IndexLoadError(f"no index in {index_dir}: run `rag index rebuild`")
+        raise IndexMissing(f"no index in {index_dir}: run `rag index rebuild`")
     try:
         name = pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
@@ -285,7 +259,7 @@ def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexLoadError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
+            raise IndexMissing(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
         missing = [key for key in MANIFEST_KEYS if key not in manifest] or [
             f"documents.{doc_id}.{key}" for doc_id, doc in manifest["documents"].items()
             for key in ("sha256", "text_sha256", "title") if key not in doc]
@@ -300,14 +274,14 @@ def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
         if embedder is not None and (manifest["embedding_model"], manifest["dimension"]) != (
             embedder.name, embedder.dimension
         ):
-            raise IndexLoadError(
+            raise IndexMissing(
                 f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
                 f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
             )
         chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
         sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
                                                  manifest["sentence_count"], manifest)
-    except IndexLoadError:
+    except IndexUnavailable:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         # Not valid JSON, a missing key, a record of the wrong shape, a file FAISS cannot read.

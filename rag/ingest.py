@@ -1,5 +1,8 @@
 """Keep the index in step with the corpus: build it when missing or stale, add new files incrementally.
 
+These are the explicit steps that make an index (`rag index rebuild`, `rag ingest`, `make run`);
+the service only loads one. A new data folder starts with a copy of the bundled articles.
+
 Ingestion is all-or-nothing: every file is read and checked before anything is written, so one
 bad file leaves both the corpus folder and the index exactly as they were. Ingest and rebuild hold
 the index's write lock from reading the index to committing the new one, so two at once run one
@@ -9,7 +12,10 @@ after the other and the second builds on the first one's result.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +24,6 @@ from rag.chunking import chunk_articles
 from rag.documents import (
     METADATA_FILE,
     Article,
-    DocumentError,
     clean_text,
     decode_text,
     guess_title,
@@ -28,10 +33,8 @@ from rag.documents import (
     sha256_bytes,
 )
 from rag.embedders import Embedder
+from rag.errors import DocumentError, IndexBusy, IndexMissing
 from rag.index import (
-    IndexBusy,
-    IndexDamaged,
-    IndexLoadError,
     VectorIndex,
     atomic_write,
     build_index,
@@ -41,7 +44,7 @@ from rag.index import (
     save_index,
 )
 from rag.questions import undecodable
-from rag.settings import Settings
+from rag.settings import Settings, bundled
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf"}
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -51,12 +54,10 @@ Progress = Callable[[int], None]
 def _committed(settings: Settings, embedder: Embedder) -> tuple[VectorIndex | None, bool, list[Article]]:
     """The committed index (None if there is none or it is for another embedder), whether it is
     current for the corpus and settings, and the corpus."""
-    articles = load_corpus(settings.corpus_dir)
+    articles = load_corpus(seed_corpus(settings.corpus_dir))
     try:
         index = load_index(settings.index_dir, embedder)
-    except IndexDamaged:
-        raise  # refused: `rag index rebuild` is the user's call
-    except IndexLoadError:
+    except IndexMissing:  # a damaged index is refused instead: `rag index rebuild` is the user's call
         return None, False, articles
     return index, index.is_current(articles, settings, embedder), articles
 
@@ -79,10 +80,28 @@ def ensure_index(settings: Settings, embedder: Embedder, progress_factory=None) 
         return index
 
 
+def seed_corpus(corpus_dir: Path) -> Path:
+    """A corpus folder that does not exist yet starts as a copy of the bundled articles, so a fresh
+    install answers about them and `rag ingest` adds to them. Returns `corpus_dir`."""
+    source = bundled("corpus")
+    if corpus_dir.exists() or not source.is_dir():
+        return corpus_dir
+    corpus_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = corpus_dir.with_name(f".{corpus_dir.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", ".*"))
+    try:
+        os.rename(staging, corpus_dir)  # all of it or nothing; another process may have won the race
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not corpus_dir.is_dir():
+            raise
+    return corpus_dir
+
+
 def rebuild_index(settings: Settings, embedder: Embedder, articles: list[Article] | None = None,
                   progress_factory=None) -> VectorIndex:
     with index_lock(settings.index_dir, settings.lock_timeout_s):
-        articles = articles if articles is not None else load_corpus(settings.corpus_dir)
+        articles = articles if articles is not None else load_corpus(seed_corpus(settings.corpus_dir))
         chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
         progress = progress_factory(len(chunks), "embedding") if progress_factory else None
         index = build_index(articles, chunks, embedder, settings, progress=progress)

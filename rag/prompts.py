@@ -11,11 +11,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from rag.errors import PromptError
 from rag.llms import Message
-
-
-class PromptError(ValueError):
-    pass
 
 
 def _load(path: Path) -> dict:

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Collection
 
+from rag.errors import InvalidQuestion, InvalidRequest
 from rag.llms import Message
 from rag.settings import K_MAX
 
@@ -17,14 +18,6 @@ from rag.settings import K_MAX
 # characters, bidi controls and other format characters (Unicode category Cf).
 _INVISIBLE = re.compile(r"[\U000E0000-\U000E007F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF\u061C\u180E]")
 _SURROGATE = re.compile(r"[\uD800-\uDFFF]")
-
-
-class InvalidRequest(ValueError):
-    """The request cannot be answered as given; the message tells the user why."""
-
-
-class InvalidQuestion(InvalidRequest):
-    """The question itself is unusable (empty, too long, not plain text)."""
 
 
 def undecodable(text: str, what: str) -> str | None:
@@ -98,12 +91,22 @@ def validate_history(history: object) -> list[Message] | None:
     return messages
 
 
+def validate_model(model: object, choices: Collection[str]) -> str | None:
+    if model is None or model == "":
+        return None
+    if not isinstance(model, str) or model not in choices:
+        shown = printable(model) if isinstance(model, str) else repr(model)
+        raise InvalidRequest(f"unknown model {shown!r}; choose one of {', '.join(choices)}")
+    return model
+
+
 def validate_request(question: object, max_chars: int, k: object = None, doc_ids: object = None,
-                     history: object = None, known_doc_ids: Collection[str] = ()
-                     ) -> tuple[str, int | None, list[str] | None, list[Message] | None]:
-    """The whole request checked at once: (question stripped, k, doc_ids, history), or InvalidRequest."""
+                     history: object = None, known_doc_ids: Collection[str] = (), model: object = None,
+                     models: Collection[str] = ()
+                     ) -> tuple[str, int | None, list[str] | None, list[Message] | None, str | None]:
+    """The whole request checked at once: (question stripped, k, doc_ids, history, model), or InvalidRequest."""
     return (validate_question(question, max_chars), validate_k(k), validate_doc_ids(doc_ids, known_doc_ids),
-            validate_history(history))
+            validate_history(history), validate_model(model, models))
 
 
 def printable(text: str) -> str:

@@ -3,7 +3,11 @@
 A question goes: validate (questions) → [rewrite follow-up (generation)] → retrieve chunks
 (retrieval) → select numbered evidence sentences (evidence) → generate (llms) → verify each
 claim against the evidence (verification). `ask_stream` yields events as each step finishes so
-a UI can show "searching / writing" and tokens as they arrive.
+a UI can show "loading / searching / writing" and tokens as they arrive.
+
+The service answers from the index it finds; building one is an explicit step (`rag index
+rebuild`, ingest). It follows the index a writer commits while it runs, and the model is chosen
+per request, so one chat user switching models does not switch it for another.
 """
 
 from __future__ import annotations
@@ -12,27 +16,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import threading
+
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
+from rag.errors import IndexMissing
 from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
-from rag.generation import answer_messages, citation_grammar, closed_book_messages, condense_messages
+from rag.generation import answer_messages, citation_grammar, condense_messages
 from rag.history import fit_history
-from rag.index import VectorIndex
-from rag.ingest import ensure_index
+from rag.index import VectorIndex, chunking_params, live_generation, load_index
 from rag.llms import LLM, Message, Usage, make_llm
+from rag.llms.factory import model_choices
 from rag.questions import validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
-from rag.verification import (
-    ABSTAIN_TEXT,
-    Candidate,
-    CheckedAnswer,
-    Citation,
-    Sentence,
-    candidates,
-    is_abstention,
-    verify_answer,
-)
+from rag.verification import Candidate, Citation, Sentence, candidates, is_abstention, verify_answer
 
 
 @dataclass
@@ -73,7 +71,7 @@ class Answer:
 
 @dataclass
 class Status:
-    stage: str  # "rewriting" | "searching" | "generating"
+    stage: str  # "loading" | "rewriting" | "searching" | "generating"
     detail: str = ""
 
 
@@ -108,14 +106,20 @@ class Assistant:
     embedder: Embedder
     index: VectorIndex
     retriever: HybridRetriever
-    _llm: LLM | None = field(default=None, repr=False)
+    _llms: dict[str, LLM] = field(default_factory=dict, repr=False)
+    _articles: list[Article] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, llm: LLM | None = None, progress_factory=None) -> Assistant:
-        """Load the embedder and the index (building it if missing or stale); the LLM loads on first use."""
+    def from_settings(cls, settings: Settings, llm: LLM | None = None) -> Assistant:
+        """Load the embedder and the index (IndexMissing if there is none to answer from); the
+        LLM loads on first use unless one is given."""
         embedder = make_embedder(settings)
-        index = ensure_index(settings, embedder, progress_factory)
-        return cls(settings, embedder, index, cls._retriever(index, embedder, settings), llm)
+        index = _load(settings, embedder)
+        assistant = cls(settings, embedder, index, cls._retriever(index, embedder, settings))
+        if llm is not None:
+            assistant._llms[assistant.default_model] = llm
+        return assistant
 
     @staticmethod
     def _retriever(index: VectorIndex, embedder: Embedder, settings: Settings) -> HybridRetriever:
@@ -123,31 +127,55 @@ class Assistant:
                                           rrf_k=settings.rrf_k, fusion=settings.fusion,
                                           weights=settings.fusion_weights)
 
+    def refresh(self) -> bool:
+        """Switch to the index generation a writer (ingest, rebuild) committed since this one loaded:
+        one small file read per question."""
+        if not self.index.generation or live_generation(self.settings.index_dir) == self.index.generation:
+            return False
+        with self._lock:
+            index = _load(self.settings, self.embedder)
+            if index.generation != self.index.generation:
+                self.index, self._articles = index, None
+                self.retriever = self._retriever(index, self.embedder, self.settings)
+        return True
+
     @property
-    def llm(self) -> LLM:
-        if self._llm is None:
-            self._llm = make_llm(self.settings)
-        return self._llm
+    def models(self) -> list[str]:
+        """The models a request may name; the first is the default."""
+        return model_choices(self.settings)
 
-    def use_local_model(self, name: str) -> None:
-        """Answer with another bundled model from now on; it loads on the next question."""
-        from rag.llms.model_files import LOCAL_MODELS
+    @property
+    def default_model(self) -> str:
+        return self.models[0]
 
-        if name not in LOCAL_MODELS:
-            raise ValueError(f"unknown local model {name!r}; choose one of {sorted(LOCAL_MODELS)}")
-        self.settings = self.settings.model_copy(update={"llm": "local", "local_model": name})
-        self._llm = None
+    def model_loaded(self, model: str | None = None) -> bool:
+        return (model or self.default_model) in self._llms
+
+    def llm(self, model: str | None = None) -> LLM:
+        """The model a request names (validated by `validate`), loaded once and kept."""
+        name = model or self.default_model
+        if name not in self._llms:
+            with self._lock:
+                if name not in self._llms:
+                    self._llms[name] = make_llm(self.settings, name)
+        return self._llms[name]
 
     def articles(self) -> list[Article]:
-        return load_corpus(self.settings.corpus_dir)
+        """The articles of the loaded index, read once per index generation."""
+        if self._articles is None:
+            indexed = self.index.documents
+            self._articles = [a for a in load_corpus(self.settings.corpus_dir) if a.doc_id in indexed]
+        return self._articles
 
-    def validate(self, question: str, k=None, doc_ids=None, history=None):
-        """(question, k, doc_ids, history) checked against the settings and this index, or InvalidRequest."""
-        return validate_request(question, self.settings.max_question_chars, k, doc_ids, history, self.index.documents)
+    def validate(self, question: str, k=None, doc_ids=None, history=None, model=None):
+        """(question, k, doc_ids, history, model) checked against the settings and this index, or InvalidRequest."""
+        return validate_request(question, self.settings.max_question_chars, k, doc_ids, history,
+                                self.index.documents, model, self.models)
 
     def retrieve(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                  mode: Mode | None = None) -> list[Passage]:
-        question, k, doc_ids, _ = self.validate(question, k, doc_ids)
+        self.refresh()
+        question, k, doc_ids, _, _ = self.validate(question, k, doc_ids)
         return self.retriever.search(question, k=k or self.settings.k, doc_ids=doc_ids, mode=mode)
 
     def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
@@ -163,54 +191,52 @@ class Assistant:
         return candidates(evidence, lambda r: (sentences[r].start, sentences[r].end, sentences[r].text),
                           lambda r: vectors[r])
 
-    def condense(self, question: str, history: list[Message]) -> str:
+    def condense(self, question: str, history: list[Message], llm: LLM) -> str:
         """Rewrite a follow-up into a standalone question using the conversation so far."""
         messages = condense_messages(self.settings.prompts_dir, question, history)
-        rewritten = self.llm.complete(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0).strip().splitlines()
+        rewritten = llm.complete(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0).strip().splitlines()
         return (rewritten[0].strip() if rewritten else "") or question
 
     def ask_stream(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
-                   history: list[Message] | None = None, closed_book: bool = False) -> Iterator[Event]:
-        """Answer with citations, yielding progress. `closed_book` skips retrieval (an eval baseline)."""
+                   history: list[Message] | None = None, model: str | None = None) -> Iterator[Event]:
+        """Answer with citations, yielding progress; `model` is one of `models` (default: the first)."""
         started = time.perf_counter()
-        question, k, doc_ids, history = self.validate(question, k, doc_ids, history)
+        self.refresh()
+        question, k, doc_ids, history, model = self.validate(question, k, doc_ids, history, model)
+        if not self.model_loaded(model):
+            yield Status("loading", model or self.default_model)
+        llm = self.llm(model)
         standalone, notes = None, []
         if history:
             yield Status("rewriting")
             history, note = fit_history(history, question, self.settings.prompts_dir, self.settings.n_ctx,
-                                        CONDENSE_TOKENS, self.llm.count_tokens)
+                                        CONDENSE_TOKENS, llm.count_tokens)
             notes += [note] if note else []
-            standalone = self.condense(question, history)
+            standalone = self.condense(question, history, llm)
         query = standalone or question
         yield Status("searching", query)
         t0 = time.perf_counter()
-        passages, scored, evidence = ([], [], []) if closed_book else self.gather_evidence(query, k, doc_ids)
+        passages, scored, evidence = self.gather_evidence(query, k, doc_ids)
         retrieve_ms = _ms(time.perf_counter() - t0)
         yield Retrieved(passages, standalone, evidence)
 
         raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
-        gap = None if closed_book else evidence_gap(query, passages, scored, self.settings.min_evidence_score)
-        grounded = gap is None
-        if grounded:
+        gap = evidence_gap(query, passages, scored, self.settings.min_evidence_score)
+        if gap is None:
             yield Status("generating")
-            model = self.llm.name.split(":", 1)[-1]
-            messages = (closed_book_messages(self.settings.prompts_dir, query) if closed_book
-                        else answer_messages(self.settings.prompts_dir, query, evidence, model))
-            grammar = None if closed_book or not self.settings.citation_grammar else citation_grammar(len(evidence))
-            for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens,
-                                         temperature=self.settings.temperature, usage=usage, grammar=grammar):
+            messages = answer_messages(self.settings.prompts_dir, query, evidence, llm.name.split(":", 1)[-1])
+            grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar else None
+            for piece in llm.stream(messages, max_tokens=self.settings.max_tokens,
+                                    temperature=self.settings.temperature, usage=usage, grammar=grammar):
                 if first_token_ms is None:
                     first_token_ms = _ms(time.perf_counter() - t1)
                 raw += piece
                 yield Token(piece)
         generate_ms = _ms(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        if closed_book:
-            checked = _closed_book(raw)
-        else:
-            checked = verify_answer(raw, evidence if grounded else [], self._pool(evidence),
-                                    self.embedder.embed_documents, query)
+        checked = verify_answer(raw, evidence if gap is None else [], self._pool(evidence),
+                                self.embedder.embed_documents, query)
         verify_ms = _ms(time.perf_counter() - t2)
         if checked.abstained and not raw:
             yield Token(checked.text)
@@ -220,9 +246,8 @@ class Assistant:
                              else "no sentence of the answer is supported by the evidence")
         timings = {"retrieve": retrieve_ms, "generate": generate_ms, "first_token": first_token_ms,
                    "verify": verify_ms, "total": _ms(time.perf_counter() - started)}
-        model_name = self._llm.name if self._llm is not None else "none"
         yield Done(Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
-                          passages, evidence, model_name, timings, usage, standalone, reason, raw, notes))
+                          passages, evidence, llm.name, timings, usage, standalone, reason, raw, notes))
 
     def ask(self, question: str, **kwargs) -> Answer:
         for event in self.ask_stream(question, **kwargs):
@@ -231,8 +256,13 @@ class Assistant:
         raise AssertionError("ask_stream ended without an answer")
 
 
-def _closed_book(raw: str) -> CheckedAnswer:
-    """No evidence, so nothing to cite or check: only decide whether the model abstained."""
-    if is_abstention(raw):
-        return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
-    return CheckedAnswer(raw.strip(), False, [], [])
+def _load(settings: Settings, embedder: Embedder) -> VectorIndex:
+    """The live generation, refused when it holds nothing to answer from or other chunking."""
+    index = load_index(settings.index_dir, embedder)
+    if not index.chunks:
+        raise IndexMissing(f"the index in {settings.index_dir} is empty (no articles in {settings.corpus_dir}): "
+                           "add some with `rag ingest PATH`")
+    if index.manifest["chunking"] != chunking_params(settings):
+        raise IndexMissing(f"the index in {settings.index_dir} was built with other chunking settings "
+                           f"({index.manifest['chunking']}): run `rag index rebuild`")
+    return index

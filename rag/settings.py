@@ -7,18 +7,41 @@ nothing reads settings at import time.
 from __future__ import annotations
 
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from rag.errors import SettingsError
 
-K_MAX = 20  # most chunks a question may retrieve (the chat's slider and the API share it)
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT = PACKAGE_DIR.parent  # the source tree, when the package runs from one (editable install, tests)
 
-LocalModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+K_MAX = 20  # most chunks a question may retrieve (the chat's slider, the CLI and the API share it)
+LLM_BACKENDS = ("auto", "local", "openai", "fake")
+LOCAL_MODELS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")  # their files: rag.llms.model_files
+LocalModel = Literal[LOCAL_MODELS]
+
+
+def bundled(name: str) -> Path:
+    """The bundled `prompts/` or `corpus/`: package data in an installed wheel, the top-level folder
+    of a checkout."""
+    packaged = PACKAGE_DIR / "bundled" / name
+    return packaged if packaged.is_dir() else CHECKOUT / name
+
+
+def default_home() -> Path:
+    """Where the live index and ingested articles go when RAG_HOME is unset: the checkout itself
+    (./index, ./corpus) when run from one, else the per-user data folder."""
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kuril-rag", appauthor=False))
+
 
 _config_file: ContextVar[Path | None] = ContextVar("_config_file", default=None)
 
@@ -31,9 +54,10 @@ def _openai_alias(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", populate_by_name=True)
 
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
-    index_dir: Path = PROJECT_ROOT / "index"
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    home: Path = Field(default_factory=default_home, description="data folder: RAG_HOME (see default_home)")
+    corpus_dir: Path | None = Field(None, description="the articles (default: <home>/corpus, seeded with the bundled ones)")
+    index_dir: Path | None = Field(None, description="the live index (default: <home>/index)")
+    prompts_dir: Path = Field(default_factory=lambda: bundled("prompts"))
     model_cache_dir: Path = Path.home() / ".cache" / "kuril-rag" / "models"
 
     # chunking
@@ -58,7 +82,7 @@ class Settings(BaseSettings):
         0.56, description="no evidence sentence scoring this much (cosine + key-term share / 2): abstain")
 
     # generation
-    llm: Literal["auto", "local", "openai", "fake"] = Field(
+    llm: Literal[LLM_BACKENDS] = Field(
         "auto", description="auto = openai when OPENAI_BASE_URL/OPENAI_API_KEY is set, else local"
     )
     local_model: LocalModel = "qwen2.5-coder-1.5b"
@@ -91,6 +115,12 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(
         300.0, ge=0, description="how long ingest and rebuild wait for another writer of the index to finish")
 
+    @model_validator(mode="after")
+    def _under_home(self) -> Settings:
+        self.corpus_dir = self.corpus_dir or self.home / "corpus"
+        self.index_dir = self.index_dir or self.home / "index"
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
@@ -108,9 +138,18 @@ def load_settings(config_file: Path | str | None = None, **overrides) -> Setting
     if path is None and (Path.cwd() / "rag.toml").is_file():
         path = Path.cwd() / "rag.toml"
     if path is not None and not Path(path).is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        raise SettingsError(f"config file not found: {path}")
     token = _config_file.set(Path(path) if path else None)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(f"bad settings: {_describe(exc)}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
     finally:
         _config_file.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per wrong value, named as the user set it (field, RAG_ variable or config key)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())

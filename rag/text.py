@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+ABSTAIN_TEXT = "The articles do not say."  # the one answer given when the articles hold none
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # [2] or [1, 3]: what answers cite evidence with
 _WORD = re.compile(r"[^\W_]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*))*")

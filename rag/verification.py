@@ -21,9 +21,8 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import actors, content_words, names, numbers
+from rag.text import ABSTAIN_TEXT, CITATION_MARKER, actors, content_words, names, numbers
 
-ABSTAIN_TEXT = "The articles do not say."
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
 # got off the ground") has little left to match: on dev answers, claims scoring 0.45-0.55 were
@@ -35,7 +34,6 @@ _ABSTAIN = re.compile(
     r"|no information|^\s*(?:i )?(?:do not|don't) know",
     re.IGNORECASE,
 )
-CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
 # "According to [1], ..." / "Evidence 2 says that ...": the model naming its source is not a claim.
 _SOURCE_PREFIX = re.compile(

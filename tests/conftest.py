@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import CHECKOUT, load_settings
 
-CORPUS = PROJECT_ROOT / "corpus"
+CORPUS = CHECKOUT / "corpus"
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def no_network(monkeypatch):
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     """Settings come from the test, not from the developer's shell or a stray rag.toml."""
-    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "RAG_CONFIG", "RAG_LLM", "RAG_INDEX_DIR",
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "RAG_CONFIG", "RAG_HOME", "RAG_LLM", "RAG_INDEX_DIR",
                 "RAG_CORPUS_DIR", "RAG_EMBEDDER", "RAG_K", "RAG_LOCAL_MODEL"):
         monkeypatch.delenv(var, raising=False)
 
@@ -42,7 +42,21 @@ def corpus_copy(tmp_path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def indexed():
+    """`indexed(settings)` builds the index those settings name and returns them: the service only
+    loads an index, building one is the explicit step a user takes (`rag index rebuild`)."""
+    from rag.embedders import make_embedder
+    from rag.ingest import rebuild_index
+
+    def build(settings):
+        rebuild_index(settings, make_embedder(settings))
+        return settings
+
+    return build
+
+
 @pytest.fixture
-def fake_settings(tmp_path):
-    """Fake embedder and fake LLM over the bundled corpus, index in a temp folder."""
-    return load_settings(embedder="fake", llm="fake", index_dir=tmp_path / "index")
+def fake_settings(tmp_path, indexed):
+    """Fake embedder and fake LLM over the bundled corpus, its index built in a temp folder."""
+    return indexed(load_settings(embedder="fake", llm="fake", index_dir=tmp_path / "index"))

@@ -5,8 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from shells.cli import full_app
 from rag.index import load_index
+
+app = full_app()
 
 runner = CliRunner()
 
@@ -111,7 +113,7 @@ def test_help_is_light():
     import subprocess
     import sys
 
-    code = ("import sys; from rag.cli import app; "
+    code = ("import sys; from shells.cli import full_app; app = full_app(); "
             "heavy = [m for m in ('torch', 'sentence_transformers', 'llama_cpp', 'gradio', 'faiss', 'openai', 'langchain_community') if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.history import PER_MESSAGE, fit_history, trim_history
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
-from rag.settings import PROJECT_ROOT
+from rag.settings import CHECKOUT
 
 
 def words(text: str) -> int:
@@ -30,7 +30,7 @@ def test_the_latest_message_alone_too_long_keeps_its_end():
 
 def test_fits_untouched_without_a_note():
     history = [turn("user", 10), turn("assistant", 10)]
-    assert fit_history(history, "And then?", PROJECT_ROOT / "prompts", 4096, 64, words) == (history, None)
+    assert fit_history(history, "And then?", CHECKOUT / "prompts", 4096, 64, words) == (history, None)
 
 
 def test_a_24k_word_conversation_reaches_the_model_within_its_window(fake_settings):

@@ -7,7 +7,8 @@ import pytest
 from rag.chunking import chunk_articles
 from rag.documents import load_corpus
 from rag.embedders.fake import FakeEmbedder
-from rag.index import CURRENT, IndexLoadError, build_index, load_index, save_index
+from rag.errors import IndexUnavailable
+from rag.index import CURRENT, build_index, load_index, save_index
 from rag.ingest import ensure_index
 from tests.conftest import CORPUS
 
@@ -41,18 +42,18 @@ def test_tampered_sentence_file_is_refused(built):
     gen = settings.index_dir / (settings.index_dir / CURRENT).read_text()
     path = gen / "sentences.jsonl"
     path.write_text(path.read_text().replace("Shikotan", "Hokkaido", 1))
-    with pytest.raises(IndexLoadError, match="sentences.jsonl does not match its manifest"):
+    with pytest.raises(IndexUnavailable, match="sentences.jsonl does not match its manifest"):
         load_index(settings.index_dir)
 
 
 def test_refuses_other_embedder_and_tampered_files(built):
     _, settings = built
-    with pytest.raises(IndexLoadError, match="built with fake-hashed-bow"):
+    with pytest.raises(IndexUnavailable, match="built with fake-hashed-bow"):
         load_index(settings.index_dir, _Other())
     gen = settings.index_dir / (settings.index_dir / CURRENT).read_text()
     with (gen / "chunks.jsonl").open("a") as fh:
         fh.write(json.dumps({"chunk_id": "x", "doc_id": "x", "title": "x", "start": 0, "end": 1, "text": "x"}) + "\n")
-    with pytest.raises(IndexLoadError, match="chunks.jsonl does not match its manifest"):
+    with pytest.raises(IndexUnavailable, match="chunks.jsonl does not match its manifest"):
         load_index(settings.index_dir)
 
 
@@ -61,7 +62,7 @@ class _Other(FakeEmbedder):
 
 
 def test_missing_index_says_how_to_build(tmp_path):
-    with pytest.raises(IndexLoadError, match="rag index rebuild"):
+    with pytest.raises(IndexUnavailable, match="rag index rebuild"):
         load_index(tmp_path / "nothing")
 
 

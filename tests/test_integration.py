@@ -1,6 +1,7 @@
 """The real path: MiniLM embeddings, FAISS, and the bundled llama.cpp model, through the CLI."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,15 +15,16 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def answer(tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("index")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", "--json", "--llm", "local",
-         "What did the 1956 Japanese-Soviet declaration provide?"],
-        capture_output=True, text=True, timeout=900,
-        env={**__import__("os").environ, "RAG_INDEX_DIR": str(index_dir)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path_factory.mktemp("index"))}
+
+    def rag(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "shells.cli", *args], capture_output=True, text=True,
+                              timeout=900, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    rag("index", "rebuild")
+    return json.loads(rag("ask", "--json", "--llm", "local", "What did the 1956 Japanese-Soviet declaration provide?"))
 
 
 def test_real_model_answers_with_valid_citations(answer):
@@ -58,15 +60,15 @@ def test_evidence_is_compact_and_numbered(answer):
     assert answer["usage"]["prompt_tokens"] < 600  # instructions + ~350 evidence tokens + question
 
 
-def test_real_model_rewrites_a_follow_up_to_name_its_subject(tmp_path):
+def test_real_model_rewrites_a_follow_up_to_name_its_subject(tmp_path, indexed):
     from rag.service import Assistant
     from rag.settings import load_settings
 
-    assistant = Assistant.from_settings(load_settings(llm="local", index_dir=tmp_path / "index"))
+    assistant = Assistant.from_settings(indexed(load_settings(llm="local", index_dir=tmp_path / "index")))
     history = [
         {"role": "user", "content": "Why did Moscow end the peace-treaty talks with Japan?"},
         {"role": "assistant", "content": "The Russian Foreign Ministry said Tokyo took an openly unfriendly position."},
     ]
-    rewritten = assistant.condense("And how did Tokyo react?", history)
+    rewritten = assistant.condense("And how did Tokyo react?", history, assistant.llm())
     assert rewritten != "And how did Tokyo react?"
     assert any(word in rewritten.lower() for word in ("peace", "talks", "moscow"))

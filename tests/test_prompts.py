@@ -4,9 +4,9 @@ import pytest
 
 from rag.generation import citation_grammar
 from rag.prompts import PromptError, render
-from rag.settings import PROJECT_ROOT
+from rag.settings import CHECKOUT
 
-PROMPTS = PROJECT_ROOT / "prompts"
+PROMPTS = CHECKOUT / "prompts"
 
 
 def test_answer_prompt_renders_evidence_then_question():

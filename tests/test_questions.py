@@ -1,8 +1,7 @@
 import pytest
 
+from rag.errors import InvalidQuestion, InvalidRequest
 from rag.questions import (
-    InvalidQuestion,
-    InvalidRequest,
     validate_doc_ids,
     validate_history,
     validate_k,
@@ -69,5 +68,5 @@ def test_api_history_must_be_messages(history):
 def test_a_valid_request_comes_back_normalised():
     history = [{"role": "user", "content": "Who?", "extra": 1}]
     assert validate_request(" Why? ", 2000, 3, ["000_a"], history, {"000_a"}) == (
-        "Why?", 3, ["000_a"], [{"role": "user", "content": "Who?"}])
-    assert validate_request("Why?", 2000, None, [], [], {"000_a"}) == ("Why?", None, None, None)
+        "Why?", 3, ["000_a"], [{"role": "user", "content": "Who?"}], None)
+    assert validate_request("Why?", 2000, None, [], [], {"000_a"}) == ("Why?", None, None, None, None)

@@ -2,7 +2,7 @@ import pytest
 
 from rag.documents import load_corpus
 from rag.llms.fake import FakeLLM
-from rag.questions import InvalidQuestion
+from rag.errors import InvalidQuestion
 from rag.service import Assistant, Done, Retrieved, Status, Token
 from tests.conftest import CORPUS
 

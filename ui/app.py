@@ -130,6 +130,11 @@ def history_of(turns: list[Turn]) -> "list[Message]":
                       {"role": "assistant", "content": plain_answer(t.answer)})]
 
 
+def _raise(exc: Exception):
+    raise exc
+    yield  # a generator: the error surfaces where events are read
+
+
 def scope_label(doc_ids: list[str], n_articles: int, k: int) -> str:
     searched = f"{len(doc_ids)} of {n_articles} articles" if doc_ids else f"all {n_articles} articles"
     return f"{searched} · top {render.count(k, 'passage')}"
@@ -149,54 +154,64 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
     for the model get "queue is full" at once instead of hanging."""
     import gradio as gr
 
-    from rag.llms.factory import backend_name
-    from rag.llms.model_files import installed_models
-    from rag.questions import InvalidRequest
+    from rag.errors import RagError
     from rag.settings import K_MAX
 
-    articles: dict[str, Article] = {a.doc_id: a for a in assistant.articles()}
-    model = assistant.llm.name  # loads the model now: a missing model fails at start, not mid-question
-    local_models = installed_models() if backend_name(assistant.settings) == "local" else []
+    def current_articles() -> "dict[str, Article]":
+        """The articles of the index being answered from (the service follows a new one after an ingest)."""
+        return {a.doc_id: a for a in assistant.articles()}
 
-    def respond(question: str, turns: list[Turn], doc_ids: list[str], k: float):
+    articles = current_articles()
+    model = assistant.llm().name  # loads the default model now: a missing model fails at start, not mid-question
+    models = assistant.models
+
+    def respond(question: str, turns: list[Turn], doc_ids: list[str], k: float, model: str | None):
         """Stream one answer into the transcript. Mutates `turns` in place (it is the session state)."""
         k = int(k)
-        events = assistant.ask_stream(question, k=k, doc_ids=doc_ids or None, history=history_of(turns) or None)
+        events = assistant.ask_stream(question, k=k, doc_ids=doc_ids or None, history=history_of(turns) or None,
+                                      model=model)
+        first = []
         try:
-            first = next(events)  # the question is validated before the first event
-        except InvalidRequest as exc:
-            # A toast, not an error state: the question stays in the box to be shortened or fixed.
-            # (Toast messages are rendered as HTML, hence esc.)
-            gr.Warning(render.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."), title="Question not accepted")
-            yield gr.skip(), gr.skip(), gr.skip()  # a generator that yields nothing would blank its outputs
-            return
+            first.append(next(events))  # the request is validated before the first event
+        except RagError as exc:
+            if exc.bad_input:
+                # A toast, not an error state: the question stays in the box to be shortened or fixed.
+                # (Toast messages are rendered as HTML, hence esc.)
+                gr.Warning(render.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."), title="Question not accepted")
+                yield gr.skip(), gr.skip(), gr.skip()  # a generator that yields nothing would blank its outputs
+                return
+            events = _raise(exc)  # shown in the conversation like a failure mid-answer
+        articles = current_articles()
         turn = Turn(uuid.uuid4().hex[:8], question.strip(), scope=scope_label(doc_ids, len(articles), k))
         turns.append(turn)
         clear_box = ""  # only once: the reader may already be typing the next question
         try:
-            for event in itertools.chain([first], events):
+            for event in itertools.chain(first, events):
                 apply_event(turn, event)
                 if not any(t is turn for t in turns):
                     return  # "New conversation" was pressed: stop generating
                 yield render.transcript(turns), render.sources(turns, articles), clear_box
                 clear_box = gr.skip()
-        except Exception as exc:  # keep the page usable and say what failed
-            log.exception("answering %r failed", question)
+        except RagError as exc:  # the model or the index failed: say so in the conversation
             turn.error = f"Could not answer: {exc}"
+        except Exception:  # a bug: keep the page usable, leave the details to the server log
+            log.exception("answering %r failed", question)
+            turn.error = "Could not answer: something went wrong on the server (the details are in its log)."
         yield render.transcript(turns), render.sources(turns, articles), clear_box
 
     def switch_model(name: str):
-        """Swap the bundled model between questions (same queue slot as answering, so never mid-answer)."""
-        assistant.use_local_model(name)
-        loaded = assistant.llm.name
-        return (render.header(loaded, len(articles), len(assistant.index.chunks)),
+        """Load this session's model now (same queue slot as answering, so never mid-answer); other
+        sessions keep theirs."""
+        loaded = assistant.llm(name).name
+        return (render.header(loaded, len(current_articles()), len(assistant.index.chunks)),
                 render.model_details(loaded, assistant.settings))
 
     def new_conversation(turns: list[Turn]):
         turns.clear()  # in place, so an answer still streaming sees it and stops
-        return render.transcript(turns), render.sources(turns, articles)
+        return render.transcript(turns), render.sources(turns, current_articles())
 
     def open_article(evt: gr.EventData):
+        articles = current_articles()
         article = articles.get(getattr(evt, "doc_id", None))
         size = len(article.text) if article else 0
         view = render.article_view(article, _span(evt, "start", "end", size),
@@ -204,14 +219,15 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
         return gr.Tabs(selected="articles"), view
 
     def ask(question: str, history: list[dict] | None = None, k: int | None = None,
-            doc_ids: list[str] | None = None) -> tuple[str, dict]:
+            doc_ids: list[str] | None = None, model: str | None = None) -> tuple[str, dict]:
         """Answer from the articles. Returns the answer text with [n] markers, and the answer as a dict
         (Answer.to_dict(): citations with doc_id, title and evidence offsets; sentences each with the
-        exact span supporting it, offsets into the article's cleaned text)."""
+        exact span supporting it, offsets into the article's cleaned text). `model`: one of the
+        models the chat offers (default: the server's)."""
         try:
-            answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=history)
-        except InvalidRequest as exc:
-            raise gr.Error(str(exc), print_exception=False) from None  # the caller's mistake, not the server's
+            answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=history, model=model)
+        except RagError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None  # said as the library says it
         return answer.answer, answer.to_dict()
 
     with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
@@ -235,10 +251,10 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                                                      info="Leave empty to search all articles.")
                             k_slider = gr.Slider(1, K_MAX, value=assistant.settings.k, step=1,
                                                  label="Passages to retrieve (k)")
-                            model_choice = gr.Dropdown(local_models, value=assistant.settings.local_model if local_models else None,
-                                                       label="Answering model (bundled, local)",
-                                                       visible=len(local_models) > 1,
-                                                       info="0.5b answers about twice as fast; 1.5b answers better.")
+                            model_choice = gr.Dropdown(models, value=models[0], label="Answering model",
+                                                       visible=len(models) > 1,
+                                                       info="For this conversation only. 0.5b answers about "
+                                                            "twice as fast; 1.5b answers better.")
                             details = gr.HTML(render.model_details(model, assistant.settings), js_on_load=None)
                         clear = gr.Button("New conversation", variant="secondary", size="sm")
                     with gr.Column(scale=2):
@@ -255,7 +271,7 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                                           apply_default_css=False, js_on_load=REVEAL_PASSAGE_JS)
 
         question.submit(None, js=FORGET_TARGET_JS)
-        question.submit(respond, [question, turns, doc_filter, k_slider], [transcript, sources, question],
+        question.submit(respond, [question, turns, doc_filter, k_slider, model_choice], [transcript, sources, question],
                         concurrency_limit=1, concurrency_id=LLM_GROUP, show_progress="minimal",
                         show_progress_on=transcript, api_visibility="private")
         model_choice.input(switch_model, model_choice, [header, details], concurrency_limit=1,

@@ -12,10 +12,6 @@ class Message(TypedDict):
     content: str
 
 
-class LLMError(RuntimeError):
-    """The backend could not produce an answer (unreachable endpoint, missing model...)."""
-
-
 class Usage(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int

@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 
 from rag.llms.base import LLM, Message, Usage
+from rag.text import ABSTAIN_TEXT
 
 _EVIDENCE = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
 _FOLLOW_UP = re.compile(r"^Follow-up: (.*)$", re.MULTILINE)
-ABSTAIN = "The articles do not say."
 
 
 class FakeLLM(LLM):
@@ -32,7 +32,7 @@ class FakeLLM(LLM):
             return follow_up.group(1)
         evidence = _EVIDENCE.findall(prompt)
         if not evidence:
-            return ABSTAIN
+            return ABSTAIN_TEXT
         n, text = evidence[0]
         sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
         return f"{sentence} [{n}]"

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.llms.base import LLMError
+from rag.errors import LLMError
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rag.llms.base import LLM, LLMError, Message, Usage
+from rag.errors import LLMError
+from rag.llms.base import LLM, Message, Usage
 
 
 class OpenAICompatLLM(LLM):

@@ -2,6 +2,6 @@
 
 import sys
 
-from rag.settings import PROJECT_ROOT
+from rag.settings import CHECKOUT
 
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+sys.path.insert(0, str(CHECKOUT / "benchmarks"))

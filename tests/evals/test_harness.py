@@ -13,19 +13,23 @@ from typer.testing import CliRunner
 
 from evals import harness, report
 from evals.gold import load_gold
-from rag.cli import app
+from shells.cli import full_app
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
-from rag.settings import PROJECT_ROOT
+from rag.settings import CHECKOUT, load_settings
+
+app = full_app()
 
 runner = CliRunner()
 GOLD_RECORDS = load_gold(harness.GOLD)
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory):
+def index_dir(tmp_path_factory, indexed):
     """One fake index for the module: every run reuses it instead of re-embedding."""
-    return tmp_path_factory.mktemp("index")
+    path = tmp_path_factory.mktemp("index")
+    indexed(load_settings(embedder="fake", index_dir=path))
+    return path
 
 
 @pytest.fixture
@@ -233,15 +237,15 @@ def test_written_files_hold_no_absolute_paths(env, tmp_path, retrieval_run):
     assert rag_eval("--llm", "fake", "--gold", str(gold), "--out", str(out)).exit_code == 0
     assert json.loads((out / "metrics.json").read_text())["run"]["gold"] == "gold.jsonl"
     assert json.loads((retrieval_run / "metrics.json").read_text())["run"]["gold"] == "evals/gold.jsonl"
-    roots = [str(PROJECT_ROOT), str(tmp_path), str(retrieval_run.parent), str(Path.home())]
+    roots = [str(CHECKOUT), str(tmp_path), str(retrieval_run.parent), str(Path.home())]
     for path in [*out.iterdir(), *retrieval_run.iterdir()]:
         text = path.read_text(encoding="utf-8")
         assert not [root for root in roots if root in text], path.name
 
 
 def test_portable_path_is_relative_to_the_root_or_just_the_name(tmp_path):
-    assert harness.portable_path(PROJECT_ROOT / "evals" / "gold.jsonl", PROJECT_ROOT) == "evals/gold.jsonl"
-    assert harness.portable_path(tmp_path / "mine.jsonl", PROJECT_ROOT) == "mine.jsonl"
+    assert harness.portable_path(CHECKOUT / "evals" / "gold.jsonl", CHECKOUT) == "evals/gold.jsonl"
+    assert harness.portable_path(tmp_path / "mine.jsonl", CHECKOUT) == "mine.jsonl"
 
 
 def test_ablation_restores_the_retriever_even_when_it_fails(fake_assistant):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import CHECKOUT, load_settings
 from tests.conftest import CORPUS
 
 HERE = Path(__file__).resolve().parent
@@ -57,12 +57,12 @@ class Workspace:
             wait: bool = True, **env: str) -> subprocess.CompletedProcess | subprocess.Popen:
         """`rag ARGV...` in a fresh process (argv may hold raw bytes, as a shell passes them), or a
         Python `script` that ends by running the CLI; a traceback on stderr is counted, never expected."""
-        command = [sys.executable, *(["-c", script] if script else ["-m", "rag.cli"]), *argv]
+        command = [sys.executable, *(["-c", script] if script else ["-m", "shells.cli"]), *argv]
         environ = {**os.environ, **self.env, **env}
         if not wait:
-            return subprocess.Popen(command, cwd=PROJECT_ROOT, env=environ, stdout=subprocess.PIPE,
+            return subprocess.Popen(command, cwd=CHECKOUT, env=environ, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
-        proc = subprocess.run(command, cwd=PROJECT_ROOT, env=environ, capture_output=True, timeout=timeout)
+        proc = subprocess.run(command, cwd=CHECKOUT, env=environ, capture_output=True, timeout=timeout)
         self.check(proc.stderr)
         return proc
 
@@ -75,7 +75,7 @@ class Workspace:
 def workspace_at(root: Path, figures: dict) -> Workspace:
     ws = Workspace(root, figures)
     ws.env = {"RAG_EMBEDDER": "fake", "RAG_LLM": "fake", "RAG_CORPUS_DIR": str(ws.corpus),
-              "RAG_INDEX_DIR": str(ws.index), "PYTHONPATH": str(PROJECT_ROOT)}
+              "RAG_INDEX_DIR": str(ws.index), "PYTHONPATH": str(CHECKOUT)}
     return ws
 
 

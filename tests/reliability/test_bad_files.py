@@ -71,7 +71,9 @@ def read_bytes(self):
         raise OSError(errno.{error}, os.strerror(errno.{error}), str(self))
     return real(self)
 pathlib.Path.read_bytes = read_bytes
-from rag.cli import app
+from shells.cli import full_app
+
+app = full_app()
 app(sys.argv[1:])
 """
     (built.root / "locked.txt").write_text(GOOD)

@@ -23,7 +23,9 @@ def slow(*args, **kwargs):
     time.sleep(float(sys.argv[1]))
     return real(*args, **kwargs)
 ingest.save_index = slow
-from rag.cli import app
+from shells.cli import full_app
+
+app = full_app()
 app(sys.argv[2:])
 """
 

@@ -29,7 +29,9 @@ def point(fn):
     return wrapped
 ix._fsync_write, os.replace, faiss.write_index, shutil.rmtree = (
     point(ix._fsync_write), point(os.replace), point(faiss.write_index), point(shutil.rmtree))
-from rag.cli import app
+from shells.cli import full_app
+
+app = full_app()
 app(sys.argv[2:])
 """
 

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory) -> Assistant:
-    return Assistant.from_settings(load_settings(llm="local", index_dir=tmp_path_factory.mktemp("real") / "index"))
+def assistant(tmp_path_factory, indexed) -> Assistant:
+    return Assistant.from_settings(indexed(load_settings(llm="local", index_dir=tmp_path_factory.mktemp("real") / "index")))
 
 
 def test_ten_real_questions_at_once_are_all_answered(assistant):

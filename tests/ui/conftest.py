@@ -66,8 +66,8 @@ class GatedFakeLLM(RecordingFakeLLM):
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory) -> Assistant:
-    settings = load_settings(llm="fake", index_dir=tmp_path_factory.mktemp("ui") / "index")
+def assistant(tmp_path_factory, indexed) -> Assistant:
+    settings = indexed(load_settings(llm="fake", index_dir=tmp_path_factory.mktemp("ui") / "index"))
     return Assistant.from_settings(settings, llm=RecordingFakeLLM())
 
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from rag.settings import PROJECT_ROOT
+from rag.settings import CHECKOUT
 from ui.screenshot import VIEWPORT, ask, launch_chromium
 
 pytestmark = pytest.mark.browser
 
-SHOTS = PROJECT_ROOT / "test-output" / "ui"
+SHOTS = CHECKOUT / "test-output" / "ui"
 QUESTION = "What did the 1956 Japanese-Soviet declaration provide?"
 
 # Records every state the transcript passes through, so a streamed answer can be checked afterwards.

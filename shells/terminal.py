@@ -1,0 +1,67 @@
+"""How an answer meets a terminal: a status line while models load and while searching and
+writing, the answer streaming in place, then replaced by the checked answer with its citations
+listed under it. Piped output, `--no-stream` and NO_COLOR get the checked answer as plain text.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.spinner import Spinner
+from rich.text import Text
+
+STAGES = {"loading": "loading {detail}…", "rewriting": "reading the conversation…", "searching": "searching the articles…",
+          "generating": "writing the answer…"}
+
+
+def answer_view(answer) -> Group:
+    """The checked answer, what the checks flagged, and each citation with its article and quoted span."""
+    parts = [Text(answer.answer)]
+    for s in answer.sentences:
+        if not s.supported:
+            parts.append(Text.from_markup(f"[yellow]not supported by the articles:[/] {escape(s.text)}"))
+    for note in answer.notes:
+        parts.append(Text.from_markup(f"[yellow]note:[/] {escape(note)}"))
+    if answer.citations:
+        parts.append(Text())
+    for c in answer.citations:
+        e = c.evidence
+        parts.append(Text.from_markup(f"[bold]\\[{c.n}][/] {escape(e.title)} [dim]({e.doc_id}, "
+                                      f"characters {c.quote_start}–{c.quote_end})[/]"))
+        parts.append(Text(f"    “{c.quote}”", style="italic"))
+    usage = answer.usage
+    parts.append(Text(f"{answer.model} · {answer.timings_ms['total'] / 1000:.1f} s · "
+                      f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} answer tokens",
+                      style="dim"))
+    return Group(*parts)
+
+
+def answer_text(answer, console: Console | None = None) -> None:
+    """Print the checked answer; into a pipe or a file, lines are not wrapped at a made-up width."""
+    console = console or Console()
+    console.print(answer_view(answer), soft_wrap=not console.is_terminal)
+
+
+def ask_live(assistant, question: str, doc_ids: list[str] | None, console: Console | None = None) -> None:
+    """Stream the answer in place under a status line, then show the checked answer instead of the
+    draft; a console that is not a terminal gets only the checked answer."""
+    from rich.live import Live
+
+    from rag.service import Done, Status, Token
+
+    console = console or Console()
+    if not console.is_terminal:
+        answer_text(assistant.ask(question, doc_ids=doc_ids), console)
+        return
+    draft, stage = "", Spinner("dots", "starting…")
+    with Live(Group(Text(draft), stage), console=console, transient=True, refresh_per_second=12) as live:
+        for event in assistant.ask_stream(question, doc_ids=doc_ids):
+            if isinstance(event, Status):
+                stage = Spinner("dots", STAGES.get(event.stage, event.stage).format(detail=event.detail))
+            elif isinstance(event, Token):
+                draft += event.text
+            elif isinstance(event, Done):
+                answer = event.answer
+                break
+            live.update(Group(Text(draft), stage))
+    answer_text(answer, console)
