@@ -22,7 +22,14 @@ def env(tmp_path, monkeypatch, corpus_copy):
     return tmp_path
 
 
-def test_ask_json(env):
+@pytest.fixture
+def built(env):
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 0 and "index ready" in result.stdout, result.output
+    return env
+
+
+def test_ask_json(built):
     result = runner.invoke(app, ["ask", "--json", "What did the 1956 Japanese-Soviet declaration provide?"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -30,7 +37,7 @@ def test_ask_json(env):
     assert data["citations"] and data["citations"][0]["n"] == 1
 
 
-def test_retrieve_json_with_k(env):
+def test_retrieve_json_with_k(built):
     result = runner.invoke(app, ["retrieve", "--json", "--k", "3", "Kuril Islands joint economic activities"])
     assert result.exit_code == 0, result.output
     results = json.loads(result.stdout)["results"]
@@ -38,8 +45,8 @@ def test_retrieve_json_with_k(env):
     assert {"doc_id", "title", "chunk_id", "start", "end", "score", "text"} <= set(results[0])
 
 
-def test_batch_answers_in_order(env):
-    batch = env / "q.jsonl"
+def test_batch_answers_in_order(built):
+    batch = built / "q.jsonl"
     questions = ["Who is Valery Kistanov?", "What did the 1956 declaration provide?", "What is Yamal LNG?"]
     batch.write_text("\n".join(json.dumps({"id": f"q{i}", "question": q}) for i, q in enumerate(questions)))
     result = runner.invoke(app, ["ask", "--batch", str(batch)])

@@ -2,7 +2,7 @@ import pytest
 
 from rag.documents import load_corpus
 from rag.llms.fake import FakeLLM
-from rag.errors import InvalidQuestion
+from rag.errors import InvalidQuestion, InvalidRequest
 from rag.service import Assistant, Done, Retrieved, Status, Token
 from tests.conftest import CORPUS
 
@@ -17,7 +17,9 @@ def assistant(fake_settings):
 def test_stream_reports_stages_then_tokens_then_checked_answer(assistant):
     events = list(assistant.ask_stream(QUESTION))
     stages = [e.stage for e in events if isinstance(e, Status)]
-    assert stages == ["searching", "generating"]
+    assert stages == ["loading", "searching", "generating"]  # the first question loads the model
+    again = [e.stage for e in assistant.ask_stream(QUESTION) if isinstance(e, Status)]
+    assert again == ["searching", "generating"]
     assert isinstance(events[-1], Done)
     tokens = "".join(e.text for e in events if isinstance(e, Token))
     answer = events[-1].answer
@@ -60,7 +62,7 @@ def test_a_year_no_retrieved_chunk_mentions_abstains_without_calling_the_model(f
 
 def test_prompt_order_fixed_instructions_then_numbered_evidence_then_question(assistant):
     llm = FakeLLM()
-    assistant._llm = llm
+    assistant._llms[assistant.default_model] = llm
     answer = assistant.ask(QUESTION)
     other = assistant.ask("Why did Moscow end the peace-treaty talks?")
     first, second = llm.calls
@@ -80,7 +82,7 @@ def test_evidence_cannot_pose_as_new_lines_or_citations(assistant):
 
 
 def test_follow_up_is_rewritten_before_retrieval(assistant):
-    assistant._llm = FakeLLM(replies=["What did the 1956 declaration say about Shikotan?", "Shikotan [1]."])
+    assistant._llms[assistant.default_model] = FakeLLM(replies=["What did the 1956 declaration say about Shikotan?", "Shikotan [1]."])
     history = [{"role": "user", "content": "Tell me about the 1956 declaration."},
                {"role": "assistant", "content": "It is a Japanese-Soviet document."}]
     events = list(assistant.ask_stream("And what about Shikotan?", history=history))
@@ -90,16 +92,30 @@ def test_follow_up_is_rewritten_before_retrieval(assistant):
 
 
 def test_bad_question_fails_before_any_work(assistant):
-    assistant._llm = llm = FakeLLM()
+    assistant._llms[assistant.default_model] = llm = FakeLLM()
     with pytest.raises(InvalidQuestion):
         list(assistant.ask_stream("\u200b"))
     assert llm.calls == []
 
 
-def test_switching_local_model_takes_effect_on_next_question(assistant):
-    assert assistant.llm.name == "fake"
-    assistant.use_local_model("qwen2.5-coder-0.5b")
-    assert assistant.settings.llm == "local" and assistant.settings.local_model == "qwen2.5-coder-0.5b"
-    assert assistant._llm is None  # dropped; the next question loads the chosen model
-    with pytest.raises(ValueError, match="unknown local model"):
-        assistant.use_local_model("gpt-5")
+def test_model_is_chosen_per_request_and_each_loads_once(fake_settings, monkeypatch):
+    import rag.service
+
+    loaded = []
+
+    def make_llm(settings, name):
+        loaded.append(name)
+        llm = FakeLLM()
+        llm.name = f"local:{name}"
+        return llm
+
+    monkeypatch.setattr(rag.service, "make_llm", make_llm)
+    monkeypatch.setattr(rag.service, "model_choices", lambda settings: ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"])
+    assistant = Assistant.from_settings(fake_settings.model_copy(update={"llm": "local"}))
+    fast = assistant.ask(QUESTION, model="qwen2.5-coder-0.5b")
+    default = assistant.ask(QUESTION)
+    assert (fast.model, default.model) == ("local:qwen2.5-coder-0.5b", "local:qwen2.5-coder-1.5b")
+    assistant.ask(QUESTION, model="qwen2.5-coder-0.5b")
+    assert loaded == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]  # kept, not reloaded, and not switched for others
+    with pytest.raises(InvalidRequest, match="unknown model 'gpt-5'; choose one of qwen2.5-coder-1.5b, qwen2.5-coder-0.5b"):
+        assistant.ask(QUESTION, model="gpt-5")

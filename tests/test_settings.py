@@ -1,6 +1,5 @@
 import pytest
-from pydantic import ValidationError
-
+from rag.errors import SettingsError
 from rag.settings import load_settings
 
 
@@ -23,7 +22,11 @@ def test_standard_openai_variables_are_read(monkeypatch):
 
 
 def test_bad_values_and_missing_file_are_refused(tmp_path):
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError, match="k: Input should be greater than or equal to 1"):
         load_settings(k=0)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(SettingsError, match="config file not found"):
         load_settings(tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("k = [")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(broken)

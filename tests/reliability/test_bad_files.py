@@ -121,9 +121,12 @@ def test_non_utf8_file_name_is_refused(built):
     (lambda c: (c / "zz.txt").write_bytes(b"caf\xe9 " * 40), "zz.txt: not valid UTF-8 text"),
     (lambda c: (c / "zz.txt").write_bytes(b""), "zz.txt: file is empty"),
 ])
-@pytest.mark.parametrize("command", [["ask", "Who signed the 1956 declaration?"], ["index", "rebuild"]])
+@pytest.mark.parametrize("command", [["index", "rebuild"], ["ingest", "{root}/new.txt"]])
 def test_damaged_corpus_is_named(built, damage, message, command):
+    (built.root / "new.txt").write_text(GOOD.replace("fish", "crab"))
     damage(built.corpus)
-    proc = built.run(*command)
+    proc = built.run(*(part.format(root=built.root) for part in command))
     assert proc.returncode == 2 and message in proc.stderr.decode()
     json.loads(json.dumps(load_index(built.index).manifest))  # the last good index is still there
+    answered = built.run("ask", "--json", "Who signed the 1956 declaration?")  # answers come from that index
+    assert answered.returncode == 0 and json.loads(answered.stdout)["citations"]

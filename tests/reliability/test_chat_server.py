@@ -59,7 +59,7 @@ def call(address: str, path: str, method: str = "GET", body: bytes | None = None
     return response.status, dict(response.getheaders()), response.read()
 
 
-ASK = b'{"data": ["What did the 1956 Japanese-Soviet declaration provide?", null, null, null]}'
+ASK = b'{"data": ["What did the 1956 Japanese-Soviet declaration provide?", null, null, null, null]}'
 ROUTES = [("GET", "/"), ("GET", "/gradio_api/info"), ("GET", "/config"), ("POST", "/gradio_api/call/ask"),
           ("POST", "/gradio_api/queue/join"), ("GET", "/ask"), ("POST", "/ask")]
 FOREIGN = {
@@ -130,7 +130,7 @@ def test_bad_api_requests_get_a_message(client, args, message):
 
 def test_undecodable_question_over_raw_json_gets_a_message(server):
     address, _ = server
-    body = b'{"data": ["half \\ud83d an emoji", null, null, null]}'  # a lone surrogate, as JSON allows
+    body = b'{"data": ["half \\ud83d an emoji", null, null, null, null]}'  # a lone surrogate, as JSON allows
     status, _, posted = call(address, "/gradio_api/call/ask", "POST", body)
     event_id = httpx.Response(200, content=posted).json()["event_id"]
     stream = httpx.get(f"http://{address}/gradio_api/call/ask/{event_id}", timeout=60).text

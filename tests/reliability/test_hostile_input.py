@@ -49,6 +49,13 @@ def test_bad_batch_line_is_named_before_anything_loads(workspace, line, message)
 @pytest.mark.parametrize("argv, message", [
     (["ask", "--doc", "../../etc/passwd", "Who signed?"], "unknown doc_ids: ../../etc/passwd"),
     (["retrieve", "--doc", b"\xe9", "Who signed?"], r"unknown doc_ids: \udce9"),
+])
+def test_unknown_articles_are_refused(built, argv, message):
+    proc = built.run(*argv)
+    assert proc.returncode == 2 and message in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("argv, message", [
     (["ask", "--k", "five", "Who signed?"], "Invalid value for '--k'"),
     (["ask", "--k", "99", "Who signed?"], "Invalid value for '--k'"),
     (["ask", "--batch", "/nonexistent/q.jsonl"], "cannot read batch file /nonexistent/q.jsonl: No such file"),

@@ -95,7 +95,7 @@ def app_url(assistant) -> Iterator[str]:
 def gated_app(assistant) -> Iterator[tuple[str, GatedFakeLLM]]:
     """The app over the same index with a gated model and a queue of 1 waiting request."""
     llm = GatedFakeLLM()
-    server = serve(dataclasses.replace(assistant, _llm=llm), max_queue=1)
+    server = serve(dataclasses.replace(assistant, _llms={assistant.default_model: llm}), max_queue=1)
     try:
         yield next(server), llm
     finally:

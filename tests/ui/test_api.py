@@ -86,12 +86,12 @@ def test_bad_input_gets_a_message(client, args, message):
 
 def test_ten_questions_at_once_all_answered_in_order(client, assistant):
     expected = [assistant.ask(q).answer for q in QUESTIONS]
-    assistant.llm.max_active = 0
+    assistant.llm().max_active = 0
     jobs = [client.submit(q, api_name="/ask") for q in QUESTIONS]
     results = [job.result(timeout=300) for job in jobs]
     assert [data["question"] for _, data in results] == QUESTIONS
     assert [text for text, _ in results] == expected
-    assert assistant.llm.max_active == 1  # queued one at a time: the model never ran concurrently
+    assert assistant.llm().max_active == 1  # queued one at a time: the model never ran concurrently
 
 
 def test_full_queue_says_so(gated_app):
