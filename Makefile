@@ -34,6 +34,7 @@ browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 bench: $(STAMP)
+	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/python benchmarks/bench.py
 
 # The reliability suite alone (it also runs in `make test`), ending with its summary line.

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evals import metrics as M
-from evals.harness import GOLD, load_gold_set
+from rag import metrics as M
 from rag.chunking import Chunk, chunk_articles
 from rag.documents import load_corpus
 from rag.embedders import make_embedder
+from rag.gold import load_gold_set
 from rag.index import VectorIndex, build_index
 from rag.llms.model_files import LOCAL_MODELS
 from rag.retrieval import HybridRetriever
@@ -46,6 +46,8 @@ from rag.verification import is_abstention
 
 # A sibling file: bench.py runs as a script, so its own folder is on sys.path.
 from stuff_rag import CHUNK_OVERLAP, CHUNK_SIZE, K, N_CTX, StuffRAG
+
+GOLD = CHECKOUT / "evals" / "gold.jsonl"  # benchmarks run from the checkout
 
 QUESTIONS = [
     "What did the 1956 Japanese-Soviet declaration provide?",
@@ -93,7 +95,7 @@ def synthetic_index(n: int, embedder, seed: int = 0) -> VectorIndex:
 def answer_figures(settings, model: str, questions: list[str]) -> dict:
     assistant = Assistant.from_settings(settings.model_copy(update={"llm": "local", "local_model": model}))
     t = time.perf_counter()
-    _ = assistant.llm
+    assistant.llm()
     load_s = time.perf_counter() - t
     totals, ttfts, rates = [], [], []
     for q in questions:
@@ -242,7 +244,7 @@ def side_by_side(settings: Settings, n: int | None, out: Path, chat_model=None, 
 
     def ours() -> Callable[[str], Reply]:
         assistant = Assistant.from_settings(settings)
-        _ = assistant.llm  # load the model now, not inside the first answer
+        assistant.llm()  # load the model now, not inside the first answer
         return lambda question: ask_ours(assistant, question)
 
     def stuff() -> Callable[[str], Reply]:

@@ -153,7 +153,7 @@ def qrels(
     out: Annotated[Optional[Path], typer.Option("--out", help="folder (default: evals/qrels)")] = None,
 ):
     """Write article-level BEIR qrels (query-id, corpus-id = doc_id, score) per split from the gold set."""
-    from evals.gold import load_gold
+    from rag.gold import load_gold
     from evals.harness import QRELS_DIR, export_doc_qrels
 
     for path in export_doc_qrels(load_gold(_gold_path(gold)), out or QRELS_DIR):

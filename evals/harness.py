@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals import metrics as M
-from evals.gold import load_gold, relocate, validate_gold
+from rag import metrics as M
+from rag.gold import load_gold, load_gold_set
 
 GOLD = Path(__file__).with_name("gold.jsonl")
 QRELS_DIR = Path(__file__).with_name("qrels")
@@ -51,16 +51,6 @@ class Corpus:
 
     def relevant_chunks(self, record: dict) -> list[str]:
         return [c["chunk_id"] for c in self.chunks if M.relevant(c, record["gold_passages"])]
-
-
-def load_gold_set(path: Path, articles: dict[str, str]) -> tuple[list[dict], list[str]]:
-    """The gold records with offsets re-derived from their quotes, plus any validation problems.
-
-    Relocating first lets the gold set survive a change to text cleaning; a quote that is gone
-    raises ValueError, since no metric on that question would mean anything.
-    """
-    records = relocate(load_gold(path), articles)
-    return records, validate_gold(records, articles)
 
 
 def select(records: list[dict], split: str, limit: int | None) -> list[dict]:

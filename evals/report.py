@@ -10,7 +10,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from evals import metrics as M
+from rag import metrics as M
 from evals.harness import ABLATIONS, RUN_NAME, SECTIONS, SPLITS, TRACKED, trec_qrels, trec_run, write_qrels
 
 HEADLINE = ("retrieval.recall@5", "retrieval.mrr@10", "evidence.recall", "answers.key_fact_recall",

@@ -7,7 +7,7 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 import bench
-from evals import metrics as M
+from rag import metrics as M
 from rag.documents import load_corpus
 from tests.conftest import CORPUS
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evals import harness, report
-from evals.gold import load_gold
+from rag.gold import load_gold
 from shells.cli import full_app
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evals import metrics as M
+from rag import metrics as M
 
 
 def span(doc_id, start, end, **extra):

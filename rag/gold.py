@@ -139,3 +139,13 @@ def _occurrences(text: str, quote: str) -> list[int]:
         hits.append(start)
         start = text.find(quote, start + 1)
     return hits
+
+
+def load_gold_set(path: Path, articles: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """The gold records with offsets re-derived from their quotes, plus any validation problems.
+
+    Relocating first lets the gold set survive a change to text cleaning; a quote that is gone
+    raises ValueError, since no metric on that question would mean anything.
+    """
+    records = relocate(load_gold(path), articles)
+    return records, validate_gold(records, articles)

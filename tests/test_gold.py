@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from evals.gold import load_gold, relocate, validate_gold
+from rag.gold import load_gold, relocate, validate_gold
 from rag.documents import load_corpus
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "evals" / "gold.jsonl"
 
 
