@@ -164,7 +164,7 @@ def load_corpus(corpus_dir: Path) -> list[Article]:
         articles.append(
             Article(
                 doc_id=f.stem,
-                title=meta.get("title") or guess_title(text),
+                title=" ".join(str(meta.get("title") or "").split()) or guess_title(text),  # one line, always
                 text=text,
                 sha256=sha256_bytes(raw),
                 authors=authors,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.prompts import inline
 from rag.retrieval import HybridRetriever, Passage
 from rag.text import content_words, numbers
 
@@ -27,8 +28,6 @@ _ANAPHORIC = re.compile(
     r"|minister|president|country|countries|document|declaration|agreement|statement))\b",
     re.IGNORECASE,
 )
-_FOOTNOTE = re.compile(r"\s*\[\d+(?:[,\s]*\d+)*\]")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -189,11 +188,6 @@ def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Eviden
     return out
 
 
-def prompt_text(text: str) -> str:
-    """Evidence as the model sees it: one line, footnote markers removed (they look like citations)."""
-    return _SPACE.sub(" ", _FOOTNOTE.sub("", text)).strip()
-
-
 # A markdown heading, not "Article: ...": the models copied that line back as an answer sentence
 # (0.5B: 15 of 64 dev answers), and the citation grammar cannot start a sentence with "#".
 HEADER = "## "
@@ -206,7 +200,7 @@ def format_evidence(evidence: list[Evidence]) -> str:
         if e.doc_id != current:
             if lines:
                 lines.append("")
-            lines.append(f"{HEADER}{prompt_text(e.article)}")
+            lines.append(f"{HEADER}{inline(e.article)}")
             current = e.doc_id
-        lines.append(f"[{e.n}] {prompt_text(e.text)}")
+        lines.append(f"[{e.n}] {inline(e.text)}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rag.evidence import Evidence, format_evidence
 from rag.llms import Message
-from rag.prompts import render
+from rag.prompts import inline, render
 
 
 def answer_messages(prompts_dir: Path, question: str, evidence: list[Evidence],
@@ -28,5 +28,5 @@ def citation_grammar(evidence_count: int, max_sentences: int = 3) -> str:
 
 
 def condense_messages(prompts_dir: Path, question: str, history: list[Message]) -> list[Message]:
-    turns = "\n".join(f"{m['role']}: {m['content']}" for m in history[-6:])
+    turns = "\n".join(f"{m['role']}: {inline(m['content'])}" for m in history[-6:])
     return render(prompts_dir, "condense", history=turns, question=question)

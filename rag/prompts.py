@@ -6,6 +6,7 @@ supplies exactly those, so a template edit cannot silently drop the question or 
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from functools import lru_cache
@@ -13,6 +14,17 @@ from pathlib import Path
 
 from rag.errors import PromptError
 from rag.llms import Message
+
+
+_MARKER = re.compile(r"\s*\[\d+(?:[,\s]*\d+)*\]")
+_SPACE = re.compile(r"\s+")
+
+
+def inline(text: str) -> str:
+    """Text from an article or a conversation as it goes into a prompt: on one line, so it can never
+    open a line of its own (a "## " header, an "[n]" evidence line, "Question:", "Follow-up:"), and
+    without bracketed numbers, which look like evidence numbers to cite."""
+    return _SPACE.sub(" ", _MARKER.sub("", text)).strip()
 
 
 def _load(path: Path) -> dict:
