@@ -73,8 +73,11 @@ def progress_factory(total: int, label: str):
         def render(self, task) -> Text:
             return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
 
+    console = stderr_console()
+    if not console.is_terminal:  # a log file gets no bar redrawn into blank lines
+        return lambda n: None
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
-                   transient=True, console=stderr_console())
+                   transient=True, console=console)
     task = bar.add_task(label, total=total)
     bar.start()
 

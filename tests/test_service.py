@@ -113,3 +113,18 @@ def test_model_is_chosen_per_request_and_each_loads_once(fake_settings, monkeypa
     assert loaded == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]  # kept, not reloaded, and not switched for others
     with pytest.raises(InvalidRequest, match="unknown model 'gpt-5'; choose one of qwen2.5-coder-1.5b, qwen2.5-coder-0.5b"):
         assistant.ask(QUESTION, model="gpt-5")
+
+def test_an_ingest_by_another_writer_is_picked_up_at_the_next_question(fake_settings, corpus_copy, tmp_path):
+    from rag.embedders import make_embedder
+    from rag.ingest import ingest_paths, rebuild_index
+
+    settings = fake_settings.model_copy(update={"corpus_dir": corpus_copy, "index_dir": tmp_path / "live"})
+    rebuild_index(settings, make_embedder(settings))
+    assistant = Assistant.from_settings(settings, llm=FakeLLM())
+    before = {a.doc_id for a in assistant.articles()}
+    note = tmp_path / "crab.txt"
+    note.write_text("Crab quotas near Kunashir were cut by a third in 2023, the fisheries agency said. " * 4)
+    (doc_id,) = ingest_paths([note], settings, make_embedder(settings)).added
+    passages = assistant.retrieve("crab quotas near Kunashir", doc_ids=[doc_id])  # valid only in the new index
+    assert {p.chunk.doc_id for p in passages} == {doc_id}
+    assert {a.doc_id for a in assistant.articles()} == before | {doc_id}

@@ -125,3 +125,22 @@ def test_help_is_light():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_broken_prompt_folder_is_a_message_not_a_traceback(built, monkeypatch):
+    monkeypatch.setenv("RAG_PROMPTS_DIR", str(built / "no-prompts"))
+    result = runner.invoke(app, ["ask", "What did the 1956 Japanese-Soviet declaration provide?"])
+    assert result.exit_code == 1 and "error: prompt template not found" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_missing_question_shows_usage(env):
+    result = runner.invoke(app, ["ask"])
+    assert result.exit_code == 2 and "Usage: root ask [OPTIONS] [QUESTION]" in result.stderr
+    assert "Invalid value for 'QUESTION': missing" in result.stderr
+
+
+def test_answering_without_an_index_says_how_to_build_it(env):
+    result = runner.invoke(app, ["ask", "Who signed?"])
+    assert result.exit_code == 1 and "run `rag index rebuild`" in result.stderr
+    assert not (env / "index" / "CURRENT").exists()  # nothing was built behind the user's back
