@@ -63,5 +63,5 @@ def ask_live(assistant, question: str, doc_ids: list[str] | None, console: Conso
             elif isinstance(event, Done):
                 answer = event.answer
                 break
-            live.update(Group(Text(draft), stage))
+            live.update(Group(Text(draft), stage), refresh=isinstance(event, Status))  # a new stage shows at once
     answer_text(answer, console)
