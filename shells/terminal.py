@@ -53,11 +53,11 @@ def ask_live(assistant, question: str, doc_ids: list[str] | None, console: Conso
     if not console.is_terminal:
         answer_text(assistant.ask(question, doc_ids=doc_ids), console)
         return
-    draft, stage = "", Spinner("dots", "starting…")
+    draft, stage = "", Spinner("dots", "starting…", style="status.spinner")
     with Live(Group(Text(draft), stage), console=console, transient=True, refresh_per_second=12) as live:
         for event in assistant.ask_stream(question, doc_ids=doc_ids):
             if isinstance(event, Status):
-                stage = Spinner("dots", STAGES.get(event.stage, event.stage).format(detail=event.detail))
+                stage = Spinner("dots", STAGES[event.stage].format(detail=event.detail), style="status.spinner")
             elif isinstance(event, Token):
                 draft += event.text
             elif isinstance(event, Done):
