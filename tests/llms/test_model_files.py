@@ -46,3 +46,10 @@ def test_missing_package_names_the_install_command(tmp_path, monkeypatch):
     with pytest.raises(LLMError, match=r"no-such-pkg-part1 is not installed \(run `pip install ghost-model`\)"):
         ensure_local_model("ghost", tmp_path)
     assert "no_such_pkg_part1" not in sys.modules
+
+
+def test_the_settings_name_exactly_the_models_that_have_files():
+    from rag.llms.model_files import LOCAL_MODELS
+    from rag.settings import LOCAL_MODELS as NAMES
+
+    assert tuple(LOCAL_MODELS) == NAMES

@@ -100,13 +100,13 @@ def two_claims(assistant, question: str, same_evidence: bool) -> str:
 @pytest.mark.parametrize("same_evidence", [False, True], ids=["two-sources", "one-source"])
 def test_each_marker_highlights_the_support_of_its_own_sentence(page, assistant, articles, same_evidence):
     reply = two_claims(assistant, QUESTION, same_evidence)
-    assistant.llm.replies.append(reply)
+    assistant.llm().replies.append(reply)
     expected = assistant.ask(QUESTION)
     supports = [s.support for s in expected.sentences]
     assert [s.citations for s in expected.sentences] == ([[1], [1]] if same_evidence else [[1], [2]])
     assert None not in supports and supports[0] != supports[1]
 
-    assistant.llm.replies.append(reply)
+    assistant.llm().replies.append(reply)
     markers = ask(page, QUESTION).locator("a.cite")
     expect(markers).to_have_count(2)
     highlighted = []
@@ -182,7 +182,7 @@ def test_too_long_question_gets_a_friendly_message(page):
 
 
 def test_model_output_is_shown_as_text_never_as_html(page, assistant):
-    assistant.llm.replies.append('<img src=x onerror="window.pwned = 1"> The 1956 declaration <b>promised</b> '
+    assistant.llm().replies.append('<img src=x onerror="window.pwned = 1"> The 1956 declaration <b>promised</b> '
                                  "islands [1]. ![map](http://example.invalid/map.png) <script>window.pwned = 2</script>")
     turn = ask(page, QUESTION)
     assert turn.locator("img, b, script, a:not(.cite)").count() == 0
