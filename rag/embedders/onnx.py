@@ -74,15 +74,14 @@ def export_onnx(source_dir: Path, target: Path) -> None:
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
-def ensure_onnx_model(cache_dir: Path, source_dir: Path | None = None) -> Path:
-    """Return the path of a verified ONNX export of the installed MiniLM, exporting it first if needed.
+def ensure_onnx_model(cache_dir: Path, source_dir: Path) -> Path:
+    """Return the path of a verified ONNX export of the MiniLM in `source_dir`, exporting it first if needed.
 
     Exports go to a temp file renamed into place under a cross-process lock, so two processes starting at
     once export it once and neither ever sees half a file.
     """
     from filelock import FileLock
 
-    source_dir = source_dir or minilm_dir()
     target = cache_dir / f"all-MiniLM-L6-v2.v{EXPORT_VERSION}.onnx"
     marker = target.with_suffix(".verified.json")
     source = file_stamp(source_dir / "model.safetensors")
@@ -101,6 +100,16 @@ def ensure_onnx_model(cache_dir: Path, source_dir: Path | None = None) -> Path:
             tmp.unlink(missing_ok=True)
         atomic_write(marker, json.dumps({"sha256": digest, "source": source}).encode())
     return target
+
+
+def load_tokenizer(source_dir: Path):
+    """The model's fast tokenizer, truncating where sentence-transformers does (max_seq_length)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(source_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(json.loads((source_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
+    tokenizer.no_padding()  # tokenizer.json pads everything to 128; batches are padded to their longest instead
+    return tokenizer
 
 
 def mean_pool_normalised(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -136,9 +145,9 @@ class OnnxMiniLMEmbedder(Embedder):
     def load(cls, cache_dir: Path, n_threads: int | None = None) -> OnnxMiniLMEmbedder:
         """Export if needed, then open the model; `n_threads` None lets ONNX Runtime use every core."""
         import onnxruntime
-        from tokenizers import Tokenizer
 
-        # Fork-safe like MiniLMEmbedder; tokenising is about 1% of the embedding time anyway.
+        # No tokenizers thread pool (as MiniLMEmbedder), so a forked child cannot deadlock in it;
+        # tokenising is about 1% of the embedding time anyway.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         source_dir = minilm_dir()
         path = ensure_onnx_model(cache_dir, source_dir)
@@ -146,11 +155,7 @@ class OnnxMiniLMEmbedder(Embedder):
         options.intra_op_num_threads = n_threads or 0
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        tokenizer = Tokenizer.from_file(str(source_dir / "tokenizer.json"))
-        max_seq_length = json.loads((source_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
-        tokenizer.enable_truncation(max_seq_length)
-        tokenizer.no_padding()  # tokenizer.json pads everything to 128; batches are padded to their longest here
-        return cls(session, tokenizer)
+        return cls(session, load_tokenizer(source_dir))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         encodings = self._tokenizer.encode_batch(list(texts))
