@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0)
 
     # embeddings
-    embedder: Literal["minilm", "fake"] = "minilm"
+    embedder: Literal["minilm", "onnx", "fake"] = "minilm"  # onnx: the same MiniLM on ONNX Runtime, without torch
 
     # retrieval
     k: int = Field(4, ge=1, le=K_MAX, description="chunks retrieved; evidence is selected from their sentences")

@@ -11,6 +11,10 @@ def make_embedder(settings: Settings) -> Embedder:
         from rag.embedders.fake import FakeEmbedder
 
         return FakeEmbedder()
+    if settings.embedder == "onnx":
+        from rag.embedders.onnx import OnnxMiniLMEmbedder
+
+        return OnnxMiniLMEmbedder.load(settings.model_cache_dir, settings.n_threads)
     from rag.embedders.minilm import MiniLMEmbedder
 
     return MiniLMEmbedder()
