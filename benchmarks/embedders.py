@@ -26,7 +26,7 @@ from rag.chunking import chunk_articles
 from rag.documents import load_corpus
 from rag.embedders import make_embedder
 from rag.index import article_sentences, embed_texts
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import CHECKOUT, load_settings
 
 
 def corpus_texts(settings) -> tuple[list[str], list[str]]:
@@ -37,7 +37,7 @@ def corpus_texts(settings) -> tuple[list[str], list[str]]:
 
 
 def questions(n: int) -> list[str]:
-    lines = (PROJECT_ROOT / "evals" / "gold.jsonl").read_text().splitlines()
+    lines = (CHECKOUT / "evals" / "gold.jsonl").read_text().splitlines()
     return [json.loads(line)["user_input"] for line in lines if line.strip()][:n]
 
 

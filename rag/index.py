@@ -32,7 +32,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.documents import Article
-from rag.embedders import Embedder
+from rag.embedders.base import Embedder
 from rag.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable
 from rag.sentences import SentenceSpan, split_article
 from rag.settings import Settings

@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.embedders.base import Embedder
 from rag.index import atomic_write
-from rag.llms.model_files import _marker as file_stamp
+from rag.llms.model_files import file_stamp
 
 # Part of the file name: a change to the export recipe gives a new file instead of reusing an old one.
 EXPORT_VERSION = 1

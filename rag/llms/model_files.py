@@ -67,7 +67,8 @@ def installed_models() -> list[str]:
             if all(importlib.util.find_spec(p) is not None for p in spec.packages)]
 
 
-def _marker(path: Path) -> dict:
+def file_stamp(path: Path) -> dict:
+    """Size and modification time: cheap to compare, so a verified file is hashed only once."""
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
@@ -78,7 +79,7 @@ def ensure_local_model(name: str, cache_dir: Path) -> Path:
     target = cache_dir / spec.filename
     marker = target.with_suffix(".verified.json")
     if target.is_file() and marker.is_file():
-        if json.loads(marker.read_text()) == _marker(target) | {"sha256": spec.sha256}:
+        if json.loads(marker.read_text()) == file_stamp(target) | {"sha256": spec.sha256}:
             return target
     chunks = _chunk_paths(spec)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -99,5 +100,5 @@ def ensure_local_model(name: str, cache_dir: Path) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    marker.write_text(json.dumps(_marker(target) | {"sha256": spec.sha256}))
+    marker.write_text(json.dumps(file_stamp(target) | {"sha256": spec.sha256}))
     return target

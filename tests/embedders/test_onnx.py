@@ -16,7 +16,7 @@ import pytest
 from rag.embedders import onnx as onnx_embedder
 from rag.embedders.onnx import (OnnxMiniLMEmbedder, ensure_onnx_model, length_batches, load_tokenizer,
                                 mean_pool_normalised, minilm_dir)
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import CHECKOUT, load_settings
 
 
 # --- model cache -------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_matches_sentence_transformers_on_every_chunk_and_sentence(onnx_cache):
     from rag.embedders.minilm import MiniLMEmbedder
     from rag.index import article_sentences
 
-    articles = load_corpus(PROJECT_ROOT / "corpus")
+    articles = load_corpus(CHECKOUT / "corpus")
     chunks = [c.search_text for c in chunk_articles(articles, 900, 150)]
     sentences = [s.text for s in article_sentences(articles)]
     embedder = make_embedder(load_settings(embedder="onnx", model_cache_dir=onnx_cache))
@@ -189,6 +189,6 @@ def test_embedding_with_an_existing_export_never_imports_torch(onnx_cache, tmp_p
         "print(json.dumps({'dims': [len(v) for v in vectors], 'torch': 'torch' in sys.modules}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(CHECKOUT)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"dims": [384, 384, 384], "torch": False}
