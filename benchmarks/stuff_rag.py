@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import nullcontext
 
 from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document
@@ -51,11 +50,11 @@ def local_chat_model(settings: Settings) -> BaseChatModel:
     """
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from rag.llms.llama_cpp import without_extra_buffers
+    from rag.llms.llama_cpp import loading_settings
     from rag.llms.model_files import ensure_local_model
 
     path = ensure_local_model(settings.local_model, settings.model_cache_dir)
-    with nullcontext() if settings.llama_extra_buffers else without_extra_buffers():
+    with loading_settings(settings.llama_extra_buffers):
         # n_batch=512 is llama.cpp's own default (ours too); ChatLlamaCpp's default of 8 would make the
         # baseline's prefill ~3x slower, a comparison we would win on a misconfiguration.
         return ChatLlamaCpp(model_path=str(path), n_ctx=N_CTX, temperature=0.0, max_tokens=settings.max_tokens,

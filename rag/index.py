@@ -124,29 +124,33 @@ def embed_texts(texts: list[str], embedder: Embedder, batch_size: int = 64, prog
     return out
 
 
-def _embed(chunks: list[Chunk], sentences: list[SentenceSpan], embedder: Embedder, progress=None):
-    """Chunks with their contextual header (what retrieval ranks), sentences bare (what evidence is)."""
-    texts = [c.search_text for c in chunks] + [s.text for s in sentences]
-    vectors = embed_texts(texts, embedder, progress=progress)
-    return vectors[: len(chunks)], vectors[len(chunks):]
+def _embed(chunks: list[Chunk], sentences: list[SentenceSpan], embedder: Embedder, progress_factory=None):
+    """Chunks with their contextual header (what retrieval ranks), sentences bare (what evidence is);
+    each with its own progress bar, so the rate shown is chunks/s, then sentences/s."""
+    parts = []
+    for label, texts in (("embedding chunks", [c.search_text for c in chunks]),
+                         ("embedding sentences", [s.text for s in sentences])):
+        progress = progress_factory(len(texts), label) if progress_factory and texts else None
+        parts.append(embed_texts(texts, embedder, progress=progress))
+    return parts
 
 
 def build_index(
-    articles: list[Article], chunks: list[Chunk], embedder: Embedder, settings: Settings, progress=None
+    articles: list[Article], chunks: list[Chunk], embedder: Embedder, settings: Settings, progress_factory=None
 ) -> VectorIndex:
     sentences = article_sentences(articles)
-    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress)
+    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress_factory)
     return VectorIndex(chunks, vectors, _manifest(articles, chunks, sentences, embedder, settings),
                        sentences, sentence_vectors)
 
 
 def extend_index(
     current: VectorIndex, articles: list[Article], chunks: list[Chunk], embedder: Embedder,
-    settings: Settings, progress=None,
+    settings: Settings, progress_factory=None,
 ) -> VectorIndex:
     """Add new articles' chunks and sentences without re-embedding the existing ones."""
     sentences = article_sentences(articles)
-    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress)
+    vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress_factory)
     all_chunks, all_sentences = current.chunks + chunks, current.sentences + sentences
     docs = dict(current.documents) | corpus_fingerprint(articles)
     manifest = _manifest([], all_chunks, all_sentences, embedder, settings) | {"documents": docs}

@@ -103,8 +103,7 @@ def rebuild_index(settings: Settings, embedder: Embedder, articles: list[Article
     with index_lock(settings.index_dir, settings.lock_timeout_s):
         articles = articles if articles is not None else load_corpus(seed_corpus(settings.corpus_dir))
         chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
-        progress = progress_factory(len(chunks), "embedding") if progress_factory else None
-        index = build_index(articles, chunks, embedder, settings, progress=progress)
+        index = build_index(articles, chunks, embedder, settings, progress_factory)
         save_index(index, settings.index_dir)
         return index
 
@@ -206,8 +205,7 @@ def _ingest(files: list[Path], settings: Settings, embedder: Embedder, progress_
         new_articles.append(Article(doc_id=doc_id, title=guess_title(cleaned), text=cleaned, sha256=digest,
                                     source=path.name))
     chunks = chunk_articles(new_articles, settings.chunk_size, settings.chunk_overlap)
-    progress = progress_factory(len(chunks), "embedding") if progress_factory else None
-    extended = extend_index(index, new_articles, chunks, embedder, settings, progress=progress)
+    extended = extend_index(index, new_articles, chunks, embedder, settings, progress_factory)
 
     # Corpus files first (new names only, nothing overwritten), then the index commit.
     metadata_path = settings.corpus_dir / METADATA_FILE

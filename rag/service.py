@@ -12,11 +12,12 @@ per request, so one chat user switching models does not switch it for another.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-
-import threading
 
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
@@ -106,20 +107,22 @@ class Assistant:
     embedder: Embedder
     index: VectorIndex
     retriever: HybridRetriever
-    _llms: dict[str, LLM] = field(default_factory=dict, repr=False)
+    _llms: dict[str, Future[LLM]] = field(default_factory=dict, repr=False)
     _articles: list[Article] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, llm: LLM | None = None) -> Assistant:
-        """Load the embedder and the index (IndexMissing if there is none to answer from); the
-        LLM loads on first use unless one is given."""
+    def from_settings(cls, settings: Settings, llm: LLM | None = None, preload: bool = False) -> Assistant:
+        """Load the embedder and the index (IndexMissing if there is none to answer from). The LLM
+        loads on first use unless one is given; `preload` starts loading the default one now, in the
+        background, so it loads while the embedder and the index do."""
+        default = model_choices(settings)[0]
+        llms = {default: _ready(llm)} if llm is not None else {}
+        if preload and llm is None:
+            llms[default] = _load_in_background(settings, default)
         embedder = make_embedder(settings)
         index = _load(settings, embedder)
-        assistant = cls(settings, embedder, index, cls._retriever(index, embedder, settings))
-        if llm is not None:
-            assistant._llms[assistant.default_model] = llm
-        return assistant
+        return cls(settings, embedder, index, cls._retriever(index, embedder, settings), llms)
 
     @staticmethod
     def _retriever(index: VectorIndex, embedder: Embedder, settings: Settings) -> HybridRetriever:
@@ -149,16 +152,28 @@ class Assistant:
         return self.models[0]
 
     def model_loaded(self, model: str | None = None) -> bool:
-        return (model or self.default_model) in self._llms
+        loading = self._llms.get(model or self.default_model)
+        return loading is not None and loading.done() and loading.exception() is None
+
+    def with_llm(self, llm: LLM) -> Assistant:
+        """The same index and embedder answering with `llm` as the default model (tests, embedding apps)."""
+        return dataclasses.replace(self, _llms={self.default_model: _ready(llm)}, _lock=threading.Lock())
 
     def llm(self, model: str | None = None) -> LLM:
-        """The model a request names (validated by `validate`), loaded once and kept."""
+        """The model a request names (validated by `validate`), loaded once and kept. A failed load
+        is raised to the request that waits for it, then tried again by the next one."""
         name = model or self.default_model
-        if name not in self._llms:
+        with self._lock:
+            loading = self._llms.get(name)
+            if loading is None:
+                loading = self._llms[name] = _load_in_background(self.settings, name)
+        try:
+            return loading.result()
+        except BaseException:
             with self._lock:
-                if name not in self._llms:
-                    self._llms[name] = make_llm(self.settings, name)
-        return self._llms[name]
+                if self._llms.get(name) is loading:
+                    del self._llms[name]
+            raise
 
     def articles(self) -> list[Article]:
         """The articles of the loaded index, read once per index generation."""
@@ -254,6 +269,26 @@ class Assistant:
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask_stream ended without an answer")
+
+
+def _ready(llm: LLM) -> Future[LLM]:
+    done: Future[LLM] = Future()
+    done.set_result(llm)
+    return done
+
+
+def _load_in_background(settings: Settings, name: str) -> Future[LLM]:
+    """Load a model on a daemon thread (an exit, e.g. on a missing index, does not wait for it)."""
+    loading: Future[LLM] = Future()
+
+    def load() -> None:
+        try:
+            loading.set_result(make_llm(settings, name))
+        except BaseException as exc:  # handed to whoever waits for the model
+            loading.set_exception(exc)
+
+    threading.Thread(target=load, name=f"load-{name}", daemon=True).start()
+    return loading
 
 
 def _load(settings: Settings, embedder: Embedder) -> VectorIndex:

@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0)
 
     # embeddings
-    embedder: Literal["minilm", "onnx", "fake"] = "minilm"  # onnx: the same MiniLM on ONNX Runtime, without torch
+    embedder: Literal["onnx", "minilm", "fake"] = Field(
+        "onnx", description="onnx: all-MiniLM-L6-v2 on ONNX Runtime (default: same vectors as minilm, faster, no "
+                            "torch at run time); minilm: the same model through sentence-transformers/torch")
 
     # retrieval
     k: int = Field(4, ge=1, le=K_MAX, description="chunks retrieved; evidence is selected from their sentences")

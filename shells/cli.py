@@ -110,7 +110,7 @@ def ask(
     _one_source(question, batch)
     settings = build_settings(config, k=k, llm=llm, local_model=local_model)
     items = _questions(question, batch, settings.max_question_chars)
-    assistant = load_assistant(settings)
+    assistant = load_assistant(settings, preload_llm=True)
     with guard():
         for item in items:
             if as_json or batch:

@@ -100,9 +100,13 @@ def status(message: str):
         yield
 
 
-def load_assistant(settings):
-    """The library's Assistant, with a status line while the embedder and the index load."""
+def load_assistant(settings, preload_llm: bool = False):
+    """The library's Assistant, with a status line saying what loads; with `preload_llm` the default
+    model loads at the same time as the embedder and the index, for commands that will answer."""
+    from rag.llms.factory import model_choices
     from rag.service import Assistant
 
-    with guard(), status("loading the embedder and the index…"):
-        return Assistant.from_settings(settings)
+    loading = f"the embedder, the index and {model_choices(settings)[0]}" if preload_llm else \
+        "the embedder and the index"
+    with guard(), status(f"loading {loading}…"):
+        return Assistant.from_settings(settings, preload=preload_llm)

@@ -127,3 +127,18 @@ def test_a_change_in_cleaning_makes_the_index_stale(built, monkeypatch):
     real = documents.clean_text
     monkeypatch.setattr(documents, "clean_text", lambda raw, drop_lines=frozenset(): real(raw, drop_lines).upper())
     assert not index.is_current(load_corpus(CORPUS), settings, FakeEmbedder())
+
+
+def test_progress_is_reported_per_kind_so_the_rate_reads_as_chunks_per_second(fake_settings):
+    articles = load_corpus(CORPUS)
+    chunks = chunk_articles(articles, fake_settings.chunk_size, fake_settings.chunk_overlap)
+    bars = {}
+
+    def progress_factory(total, label):
+        bars[label] = [total, 0]
+        return lambda n: bars[label].__setitem__(1, bars[label][1] + n)
+
+    index = build_index(articles, chunks, FakeEmbedder(), fake_settings, progress_factory)
+    assert bars == {"embedding chunks": [len(chunks), len(chunks)],
+                    "embedding sentences": [len(index.sentences), len(index.sentences)]}
+    assert len(index.sentences) > len(chunks)

@@ -62,7 +62,7 @@ def test_a_year_no_retrieved_chunk_mentions_abstains_without_calling_the_model(f
 
 def test_prompt_order_fixed_instructions_then_numbered_evidence_then_question(assistant):
     llm = FakeLLM()
-    assistant._llms[assistant.default_model] = llm
+    assistant = assistant.with_llm(llm)
     answer = assistant.ask(QUESTION)
     other = assistant.ask("Why did Moscow end the peace-treaty talks?")
     first, second = llm.calls
@@ -76,7 +76,7 @@ def test_prompt_order_fixed_instructions_then_numbered_evidence_then_question(as
 
 
 def test_follow_up_is_rewritten_before_retrieval(assistant):
-    assistant._llms[assistant.default_model] = FakeLLM(replies=["What did the 1956 declaration say about Shikotan?", "Shikotan [1]."])
+    assistant = assistant.with_llm(FakeLLM(replies=["What did the 1956 declaration say about Shikotan?", "Shikotan [1]."]))
     history = [{"role": "user", "content": "Tell me about the 1956 declaration."},
                {"role": "assistant", "content": "It is a Japanese-Soviet document."}]
     events = list(assistant.ask_stream("And what about Shikotan?", history=history))
@@ -86,7 +86,8 @@ def test_follow_up_is_rewritten_before_retrieval(assistant):
 
 
 def test_bad_question_fails_before_any_work(assistant):
-    assistant._llms[assistant.default_model] = llm = FakeLLM()
+    llm = FakeLLM()
+    assistant = assistant.with_llm(llm)
     with pytest.raises(InvalidQuestion):
         list(assistant.ask_stream("\u200b"))
     assert llm.calls == []
@@ -128,3 +129,47 @@ def test_an_ingest_by_another_writer_is_picked_up_at_the_next_question(fake_sett
     passages = assistant.retrieve("crab quotas near Kunashir", doc_ids=[doc_id])  # valid only in the new index
     assert {p.chunk.doc_id for p in passages} == {doc_id}
     assert {a.doc_id for a in assistant.articles()} == before | {doc_id}
+
+
+def test_preload_loads_the_model_while_the_embedder_loads(fake_settings, monkeypatch):
+    import threading
+
+    import rag.service
+    from rag.embedders.fake import FakeEmbedder
+
+    llm_started, llm_release = threading.Event(), threading.Event()
+
+    def make_llm(settings, name):
+        llm_started.set()
+        assert llm_release.wait(10)
+        return FakeLLM()
+
+    def make_embedder(settings):
+        assert llm_started.wait(10), "the model did not start loading before the embedder finished"
+        llm_release.set()
+        return FakeEmbedder()
+
+    monkeypatch.setattr(rag.service, "make_llm", make_llm)
+    monkeypatch.setattr(rag.service, "make_embedder", make_embedder)
+    assistant = Assistant.from_settings(fake_settings, preload=True)
+    assert isinstance(assistant.llm(), FakeLLM) and assistant.model_loaded()
+
+
+def test_a_failed_model_load_is_reported_and_tried_again(fake_settings, monkeypatch):
+    import rag.service
+    from rag.errors import LLMError
+
+    attempts = []
+
+    def make_llm(settings, name):
+        attempts.append(name)
+        if len(attempts) == 1:
+            raise LLMError("model file missing")
+        return FakeLLM()
+
+    monkeypatch.setattr(rag.service, "make_llm", make_llm)
+    assistant = Assistant.from_settings(fake_settings, preload=True)
+    with pytest.raises(LLMError, match="model file missing"):
+        assistant.ask(QUESTION)
+    assert not assistant.model_loaded()
+    assert not assistant.ask(QUESTION).abstained and len(attempts) == 2

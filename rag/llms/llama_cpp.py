@@ -12,16 +12,44 @@ from rag.llms.base import LLM, Message, Usage
 
 
 _LOAD_LOCK = threading.Lock()
+_GGML_LOG_ERROR = 4  # ggml_log_level today: 1 debug, 2 info, 3 warn, 4 error, 5 continuation
+_log_callback = None  # kept referenced: llama.cpp holds only a C pointer to it
+
+
+def only_errors_on_stderr() -> None:
+    """Show llama.cpp's errors, not its warnings about the model file. llama-cpp-python maps the
+    levels of an older ggml and prints warnings as errors (a tokenizer warning on every load)."""
+    global _log_callback
+    import ctypes
+    import sys
+
+    import llama_cpp
+
+    def forward_errors(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level == _GGML_LOG_ERROR:
+            print(text.decode("utf-8", "replace"), end="", file=sys.stderr, flush=True)
+
+    if _log_callback is None:
+        _log_callback = llama_cpp.llama_log_callback(forward_errors)
+
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 @contextmanager
-def without_extra_buffers():
-    """Load weights without llama.cpp's extra CPU buffer types (AMX, repacked layouts).
+def loading_settings(extra_buffers: bool):
+    """Load weights without what breaks on this project's machines; one load at a time, since the
+    patches are to module globals.
 
-    On this project's machines (Sapphire Rapids CPUs in a VM) llama.cpp's AMX matmul segfaults on the
-    first batched decode; llama-cpp-python has no switch for `use_extra_bufts`, so the default model
-    parameters are wrapped while the model loads.
+    - llama.cpp's extra CPU buffer types (AMX, repacked layouts): on Sapphire Rapids CPUs in a VM
+      its AMX matmul segfaults on the first batched decode, and llama-cpp-python has no switch for
+      `use_extra_bufts`, so the default model parameters are wrapped.
+    - The quiet load's redirect of file descriptors 1 and 2 to /dev/null: it is process-wide, so a
+      model loading in the background (beside the index, or a second model while the chat serves)
+      would swallow what every other thread prints, an error message included. llama.cpp's own log
+      callback already drops all but errors when not verbose.
     """
+    import llama_cpp._internals as internals
+    import llama_cpp.llama as llama
     import llama_cpp.llama_cpp as lib
 
     original = lib.llama_model_default_params
@@ -31,12 +59,21 @@ def without_extra_buffers():
         p.use_extra_bufts = False
         return p
 
+    def keep_stdio(disable: bool = True):
+        return nullcontext()
+
+    patches = [(internals, "suppress_stdout_stderr", keep_stdio), (llama, "suppress_stdout_stderr", keep_stdio)]
+    if not extra_buffers:
+        patches.append((lib, "llama_model_default_params", params))
     with _LOAD_LOCK:
-        lib.llama_model_default_params = params
+        saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+        for module, name, value in patches:
+            setattr(module, name, value)
         try:
             yield
         finally:
-            lib.llama_model_default_params = original
+            for module, name, value in saved:
+                setattr(module, name, value)
 
 
 class LlamaCppLLM(LLM):
@@ -45,11 +82,13 @@ class LlamaCppLLM(LLM):
         from llama_cpp import Llama
 
         self.name = f"local:{name}"
-        with nullcontext() if extra_buffers else without_extra_buffers():
+        only_errors_on_stderr()
+        with loading_settings(extra_buffers):
             self._llama = Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
                 n_threads=n_threads or os.cpu_count() or 2,
+                use_mmap=True,  # pages come from the OS file cache: a second process starts without a copy
                 verbose=False,
             )
         # One model, one context: concurrent calls would interleave state, so they queue here.

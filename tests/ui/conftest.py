@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -95,7 +94,7 @@ def app_url(assistant) -> Iterator[str]:
 def gated_app(assistant) -> Iterator[tuple[str, GatedFakeLLM]]:
     """The app over the same index with a gated model and a queue of 1 waiting request."""
     llm = GatedFakeLLM()
-    server = serve(dataclasses.replace(assistant, _llms={assistant.default_model: llm}), max_queue=1)
+    server = serve(assistant.with_llm(llm), max_queue=1)
     try:
         yield next(server), llm
     finally:

@@ -1,0 +1,24 @@
+"""The bundled model through llama.cpp: loading it in the background must not silence the process."""
+
+import os
+import threading
+
+import pytest
+
+from rag.settings import load_settings
+
+
+@pytest.mark.integration
+def test_a_background_load_leaves_stdout_and_stderr_where_they_were(capfd):
+    from rag.llms import make_llm
+
+    settings = load_settings(llm="local", local_model="qwen2.5-coder-0.5b")
+    targets = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in (1, 2)}
+    seen, loaded = set(), []
+    loader = threading.Thread(target=lambda: loaded.append(make_llm(settings)))
+    loader.start()
+    while loader.is_alive():  # what the main thread's prints would reach while the model loads
+        seen |= {(fd, os.readlink(f"/proc/self/fd/{fd}")) for fd in (1, 2)}
+    loader.join()
+    assert loaded and seen <= set(targets.items())
+    assert "control-looking token" not in capfd.readouterr().err  # llama.cpp warnings stay out of the terminal
