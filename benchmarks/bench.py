@@ -1,6 +1,7 @@
-"""Benchmark: prints ingest throughput, retrieval latency, answer latency, time to first token,
-tokens/s per local model, cold start of `rag ask`, peak memory, and retrieval latency on a
-synthetic 100k-chunk corpus. Numbers, not assertions: run it, read it, quote it.
+"""Benchmark: prints the embedding backends side by side (torch vs ONNX: load, chunks/s and sentences/s,
+query-embed latency, peak RSS, cosine), retrieval latency, answer latency, time to first token, tokens/s
+per local model, cold `rag retrieve --json` and `rag ask --json` with each backend, peak memory, and
+retrieval latency on a synthetic 100k-chunk corpus. Numbers, not assertions: run it, read it, quote it.
 
     .venv/bin/python benchmarks/bench.py [--models qwen2.5-coder-0.5b qwen2.5-coder-1.5b]
                                          [--questions 5] [--synthetic 100000] [--skip-llm]
@@ -44,7 +45,8 @@ from rag.service import Assistant, Done, Token
 from rag.settings import CHECKOUT, Settings, load_settings
 from rag.verification import is_abstention
 
-# A sibling file: bench.py runs as a script, so its own folder is on sys.path.
+# Sibling files: bench.py runs as a script, so its own folder is on sys.path.
+import embedders
 from stuff_rag import CHUNK_OVERLAP, CHUNK_SIZE, K, N_CTX, StuffRAG
 
 GOLD = CHECKOUT / "evals" / "gold.jsonl"  # benchmarks run from the checkout
@@ -115,23 +117,51 @@ def answer_figures(settings, model: str, questions: list[str]) -> dict:
     return {"load_s": load_s, "total": totals, "ttft": ttfts, "tok_s": rates}
 
 
-def cold_start(question: str, env: dict) -> tuple[float, float]:
-    """Wall time and peak RSS (MB, sampled every 50 ms) of one `rag ask` from a fresh process."""
+def cold_run(args: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall time (s), peak RSS (MB, sampled every 50 ms) and stdout of one `rag` command in a fresh process."""
     import psutil
 
     t = time.perf_counter()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "ask", "--json", question], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    watched, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
-    if proc.returncode:
-        raise RuntimeError(f"rag ask exited with {proc.returncode}")
-    return time.perf_counter() - t, peak / 2**20
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), *args], env=env, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        watched, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - t
+        if proc.returncode:
+            raise RuntimeError(f"rag {args[0]} exited with {proc.returncode}")
+        out.seek(0)
+        return wall, peak / 2**20, out.read().decode()
+
+
+def cold_start(backend: str, question: str, workdir: Path) -> dict:
+    """Cold `rag retrieve --json` and `rag ask --json` with one embedder backend over its own index.
+
+    `rag ask --json` prints once, at the end; its first token came when the wall time minus what
+    followed it in the answer's own timings (the rest of generation, the claim check) had passed."""
+    env = dict(os.environ, RAG_EMBEDDER=backend, RAG_INDEX_DIR=str(workdir / f"index-{backend}"))
+    subprocess.run([str(Path(sys.executable).parent / "rag"), "index", "rebuild"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    retrieve_s, retrieve_mb, _ = cold_run(["retrieve", "--json", question], env)
+    ask_s, ask_mb, out = cold_run(["ask", "--json", question], env)
+    timings = json.loads(out)["timings_ms"]
+    after_first = (timings["generate"] - (timings["first_token"] or timings["generate"]) + timings["verify"]) / 1000
+    return {"backend": backend, "retrieve_s": retrieve_s, "retrieve_mb": retrieve_mb,
+            "ask_first_token_s": ask_s - after_first, "ask_s": ask_s, "ask_mb": ask_mb}
+
+
+def print_cold_starts(rows: list[dict]) -> None:
+    print("cold start, default model, each command a fresh process (torch = minilm backend)")
+    print(f"  {'backend':<10} {'retrieve s':>11} {'retrieve MB':>12} {'ask 1st token s':>16} {'ask answer s':>13} "
+          f"{'ask peak MB':>12}")
+    for r in rows:
+        print(f"  {r['backend']:<10} {r['retrieve_s']:>11.2f} {r['retrieve_mb']:>12.0f} {r['ask_first_token_s']:>16.1f} "
+              f"{r['ask_s']:>13.1f} {r['ask_mb']:>12.0f}")
 
 
 @dataclass
@@ -320,7 +350,11 @@ def main() -> None:
     settings = load_settings(index_dir=workdir / "index")
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
 
-    print("ingest")
+    print("embedding backends side by side, each in a fresh process (minilm = sentence-transformers/torch)")
+    print(embedders.prepare(list(embedders.BACKENDS)))
+    embedders.print_comparison(*embedders.compare(list(embedders.BACKENDS)))
+
+    print(f"index build (default embedder, {settings.embedder})")
     t = time.perf_counter()
     embedder = make_embedder(settings)
     line("embedder load (s)", f"{time.perf_counter() - t:.1f}")
@@ -329,7 +363,7 @@ def main() -> None:
     t = time.perf_counter()
     index = build_index(articles, chunks, embedder, settings)
     elapsed = time.perf_counter() - t
-    line("chunks embedded + indexed", f"{len(chunks)} in {elapsed:.2f} s = {len(chunks) / elapsed:.0f} chunks/s")
+    line("chunks + sentences embedded, indexed", f"{len(chunks)} + {len(index.sentences)} in {elapsed:.2f} s")
 
     print(f"retrieval (hybrid, k={settings.k}, bundled corpus: {len(chunks)} chunks)")
     times = retrieval_latency(HybridRetriever.from_index(index, embedder, k=settings.k), QUESTIONS)
@@ -359,11 +393,7 @@ def main() -> None:
             line("end-to-end p50 / p95 (ms)", f"{pct(figures['total'], 50):.0f} / {pct(figures['total'], 95):.0f}")
             line("time to first token p50 (ms)", f"{pct(figures['ttft'], 50):.0f}")
             line("generation speed (tokens/s, mean)", f"{statistics.mean(figures['tok_s']):.1f}")
-        env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir))
-        cold, peak_ask = cold_start(QUESTIONS[0], env)
-        print("cold start (default model)")
-        line("`rag ask --json` wall time (s)", f"{cold:.1f}")
-        line("`rag ask --json` peak RSS (MB)", f"{peak_ask:.0f}")
+        print_cold_starts([cold_start(backend, QUESTIONS[0], workdir) for backend in embedders.BACKENDS])
 
     print("memory")
     line("peak RSS of this benchmark process (MB)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")

@@ -28,6 +28,8 @@ from rag.embedders import make_embedder
 from rag.index import article_sentences, embed_texts
 from rag.settings import CHECKOUT, load_settings
 
+BACKENDS = ("minilm", "onnx")  # the torch reference first: cosines are measured against it
+
 
 def corpus_texts(settings) -> tuple[list[str], list[str]]:
     """What ingest embeds: chunks with their contextual header, and bare sentences."""
@@ -95,29 +97,21 @@ def prepare(backends: list[str]) -> str:
             "(the first run exports it, about 5 s; later runs only check its sha256)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", nargs="+", default=["minilm", "onnx"])
-    parser.add_argument("--repeat", type=int, default=3, help="passes over the corpus chunks for throughput")
-    parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.repeat, args.questions, args.vectors)))
-        return
-
-    print(prepare(args.backends))
+def compare(backends: list[str], repeat: int = 3, n_questions: int = 50) -> tuple[list[dict], dict]:
+    """Each backend measured in its own process; returns the rows and each backend's vectors."""
     results, vectors = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in args.backends:
+        for backend in backends:
             out = Path(tmp) / f"{backend}.npy"
             proc = subprocess.run([sys.executable, __file__, "--worker", backend, "--vectors", str(out),
-                                   "--repeat", str(args.repeat), "--questions", str(args.questions)],
+                                   "--repeat", str(repeat), "--questions", str(n_questions)],
                                   capture_output=True, text=True, check=True)
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             vectors[backend] = np.load(out)
+    return results, vectors
 
+
+def print_comparison(results: list[dict], vectors: dict) -> None:
     first = results[0]
     print(f"{first['chunks']} chunks (~{first['chunk_chars']:.0f} chars), {first['sentences']} sentences, "
           f"{first['queries']} questions; cosine vs {first['backend']} over the corpus chunks and sentences")
@@ -131,6 +125,21 @@ def main() -> None:
                f"{r['query_p50_ms']:.1f}", f"{r['query_p95_ms']:.1f}", f"{r['peak_rss_mb']:.0f}",
                f"{cosines.min():.5f}", f"{cosines.mean():.5f}")
         print(" | ".join(row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
+    parser.add_argument("--repeat", type=int, default=3, help="passes over the corpus chunks for throughput")
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeat, args.questions, args.vectors)))
+        return
+    print(prepare(args.backends))
+    print_comparison(*compare(args.backends, args.repeat, args.questions))
 
 
 if __name__ == "__main__":

@@ -192,3 +192,51 @@ def test_embedding_with_an_existing_export_never_imports_torch(onnx_cache, tmp_p
                           env={**os.environ, "PYTHONPATH": str(CHECKOUT)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"dims": [384, 384, 384], "torch": False}
+
+
+@pytest.mark.integration
+def test_retrieval_eval_agrees_with_the_torch_backend(onnx_cache, tmp_path):
+    """The default (ONNX) backend ranks the gold evidence as the torch reference does."""
+    from evals import harness
+    from rag.embedders import make_embedder
+    from rag.ingest import rebuild_index
+    from rag.service import Assistant
+
+    scores = {}
+    for backend in ("minilm", "onnx"):
+        settings = load_settings(embedder=backend, llm="fake", model_cache_dir=onnx_cache,
+                                 index_dir=tmp_path / backend)
+        rebuild_index(settings, make_embedder(settings))
+        assistant = Assistant.from_settings(settings)
+        corpus = harness.Corpus.of(assistant)
+        records, _ = harness.load_gold_set(harness.GOLD, corpus.articles)
+        retrieval = harness.summarize(harness.run(assistant, records, corpus, answer=False))["retrieval"]
+        scores[backend] = retrieval["recall@5"], retrieval["mrr@10"]
+    (torch_recall, torch_mrr), (onnx_recall, onnx_mrr) = scores["minilm"], scores["onnx"]
+    assert abs(onnx_recall - torch_recall) <= 0.01 and abs(onnx_mrr - torch_mrr) <= 0.01, scores
+
+
+@pytest.mark.integration
+def test_rag_retrieve_loads_neither_torch_nor_the_llm(onnx_cache, tmp_path):
+    from rag.embedders import make_embedder
+    from rag.ingest import rebuild_index
+
+    settings = load_settings(embedder="onnx", model_cache_dir=onnx_cache, index_dir=tmp_path / "index")
+    rebuild_index(settings, make_embedder(settings))
+    code = (
+        "import json, sys\n"
+        "from shells.cli import full_app\n"
+        "try:\n"
+        "    full_app()(['retrieve', '--json', 'Shikotan and Habomai'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "heavy = ['torch', 'sentence_transformers', 'transformers', 'llama_cpp', 'openai', 'gradio']\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "RAG_EMBEDDER": "onnx", "RAG_MODEL_CACHE_DIR": str(onnx_cache),
+           "RAG_INDEX_DIR": str(settings.index_dir)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["doc_id"]
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
