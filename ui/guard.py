@@ -72,6 +72,8 @@ class HostOriginGuard:
 
 
 KEY_COOKIE = "rag_key"
+# Gradio's launch calls this on its own server, without the key; it only starts the queue, once.
+OPEN_PATHS = ("/gradio_api/startup-events",)
 
 
 class ApiKeyGuard:
@@ -107,7 +109,7 @@ class ApiKeyGuard:
                 unquote(cookies[KEY_COOKIE].value) if KEY_COOKIE in cookies else None, (query.get("key") or [None])[0])
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
         bearer, cookie, query_key = self._presented(scope)
         if self._matches(bearer) or self._matches(cookie):

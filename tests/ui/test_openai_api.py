@@ -177,3 +177,27 @@ def test_chat_api_and_openai_api_never_run_the_model_at_once(app_url, client, as
     assert [job.result(timeout=300)[0] for job in jobs] == expected
     assert answers == {f"{q}{s}": e for q, e in zip(questions, expected) for s in (False, True)}
     assert llm.max_active == 1
+
+
+@pytest.fixture(scope="module")
+def keyed_url(assistant):
+    from tests.ui.conftest import serve
+
+    yield from serve(assistant, api_key="sekrit")
+
+
+def test_with_an_api_key_every_route_wants_it(keyed_url, assistant):
+    expected = assistant.ask(QUESTION).answer
+    with pytest.raises(openai.AuthenticationError, match="API key"):
+        openai.OpenAI(base_url=f"{keyed_url}v1", api_key="x", max_retries=0).models.list()
+    keyed = openai.OpenAI(base_url=f"{keyed_url}v1", api_key="sekrit", max_retries=0)
+    assert keyed.chat.completions.create(model=MODEL_ID, messages=ask(QUESTION)).choices[0].message.content == expected
+    with pytest.raises(Exception):
+        Client(keyed_url, verbose=False)  # gradio_client reads the app's config first: refused
+    gradio = Client(keyed_url, verbose=False, headers={"Authorization": "Bearer sekrit"})
+    assert gradio.predict(QUESTION, api_name="/ask")[0] == expected
+    assert httpx.get(keyed_url).status_code == 401
+    with httpx.Client(follow_redirects=True) as browser:  # a person opens the chat once with the key
+        page = browser.get(f"{keyed_url}?key=sekrit")
+        assert page.status_code == 200 and "?key" not in str(page.url)
+        assert browser.get(f"{keyed_url}gradio_api/info").status_code == 200
