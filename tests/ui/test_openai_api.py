@@ -201,3 +201,28 @@ def test_with_an_api_key_every_route_wants_it(keyed_url, assistant):
         page = browser.get(f"{keyed_url}?key=sekrit")
         assert page.status_code == 200 and "?key" not in str(page.url)
         assert browser.get(f"{keyed_url}gradio_api/info").status_code == 200
+
+
+@pytest.mark.integration
+def test_the_real_local_model_answers_the_openai_client_with_citations(tmp_path_factory, indexed):
+    """The issue's "done when": the stock client against the server with the bundled 0.5B model."""
+    from rag.service import Assistant
+    from rag.settings import load_settings
+    from tests.ui.conftest import serve
+
+    settings = indexed(load_settings(llm="local", local_model="qwen2.5-coder-0.5b",
+                                     index_dir=tmp_path_factory.mktemp("real") / "index"))
+    real = Assistant.from_settings(settings)
+    articles = {a.doc_id: a for a in real.articles()}
+    server = serve(real)
+    url = next(server)
+    try:
+        client = openai.OpenAI(base_url=f"{url}v1", api_key="x", max_retries=0, timeout=600)
+        message = client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTION)).choices[0].message
+        assert message.citations, message.content
+        check_citations(message.content, message.annotations, message.citations, articles, url)
+        chunks = list(client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTION), stream=True))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == message.content  # temperature 0
+        assert chunks[-1].choices[0].delta.citations == message.citations
+    finally:
+        server.close()
