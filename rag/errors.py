@@ -19,13 +19,21 @@ class RagError(Exception):
 
 
 class InvalidRequest(RagError):
-    """The request cannot be answered as given: a question, k, article ids, model name or history."""
+    """The request cannot be answered as given: a question, k, article ids, model name or history.
+    `param` names the field at fault, for APIs that report it."""
 
     status = 400
+    param: str | None = None
+
+    def __init__(self, message: str = "", param: str | None = None):
+        super().__init__(message)
+        self.param = param or self.param
 
 
 class InvalidQuestion(InvalidRequest):
     """The question itself is unusable (empty, too long, not plain text)."""
+
+    param = "question"
 
 
 class SettingsError(InvalidRequest):

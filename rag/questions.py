@@ -60,9 +60,9 @@ def validate_k(k: object) -> int | None:
     if k is None:
         return None
     if isinstance(k, bool) or not isinstance(k, int):
-        raise InvalidRequest(f"k must be a whole number from 1 to {K_MAX}, not {k!r}")
+        raise InvalidRequest(f"k must be a whole number from 1 to {K_MAX}, not {k!r}", "k")
     if not 1 <= k <= K_MAX:
-        raise InvalidRequest(f"k must be between 1 and {K_MAX}")
+        raise InvalidRequest(f"k must be between 1 and {K_MAX}", "k")
     return k
 
 
@@ -70,10 +70,10 @@ def validate_doc_ids(doc_ids: object, known: Collection[str]) -> list[str] | Non
     if not doc_ids:
         return None
     if not isinstance(doc_ids, list) or not all(isinstance(d, str) for d in doc_ids):
-        raise InvalidRequest("doc_ids must be a list of article ids (strings)")
+        raise InvalidRequest("doc_ids must be a list of article ids (strings)", "doc_ids")
     unknown = sorted(set(doc_ids) - set(known))
     if unknown:
-        raise InvalidRequest(f"unknown doc_ids: {', '.join(map(printable, unknown))}")
+        raise InvalidRequest(f"unknown doc_ids: {', '.join(map(printable, unknown))}", "doc_ids")
     return doc_ids
 
 
@@ -84,9 +84,10 @@ def validate_history(history: object) -> list[Message] | None:
     messages = []
     for m in history if isinstance(history, list) else [None]:
         if not (isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)):
-            raise InvalidRequest('history must be a list of {"role": "user"|"assistant", "content": str} messages')
+            raise InvalidRequest('history must be a list of {"role": "user"|"assistant", "content": str} messages',
+                                 "history")
         if reason := undecodable(m["content"], "a history message"):
-            raise InvalidRequest(reason)
+            raise InvalidRequest(reason, "history")
         messages.append({"role": m["role"], "content": m["content"]})
     return messages
 
@@ -96,7 +97,7 @@ def validate_model(model: object, choices: Collection[str]) -> str | None:
         return None
     if not isinstance(model, str) or model not in choices:
         shown = printable(model) if isinstance(model, str) else repr(model)
-        raise InvalidRequest(f"unknown model {shown!r}; choose one of {', '.join(choices)}")
+        raise InvalidRequest(f"unknown model {shown!r}; choose one of {', '.join(choices)}", "model")
     return model
 
 

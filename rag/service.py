@@ -5,6 +5,10 @@ A question goes: validate (questions) → [rewrite follow-up (generation)] → r
 claim against the evidence (verification). `ask_stream` yields events as each step finishes so
 a UI can show "loading / searching / writing" and tokens as they arrive.
 
+The local model is not re-entrant, and the chat, the /ask API and the OpenAI-compatible API all
+call one Assistant from their own threads: every model call takes the Assistant's model lock, so
+one request generates at a time whichever door it came in by.
+
 The service answers from the index it finds; building one is an explicit step (`rag index
 rebuild`, ingest). It follows the index a writer commits while it runs, and the model is chosen
 per request, so one chat user switching models does not switch it for another.
@@ -31,7 +35,8 @@ from rag.llms.factory import model_choices
 from rag.questions import validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
-from rag.verification import Candidate, Citation, Sentence, candidates, is_abstention, verify_answer
+from rag.verification import (Candidate, Citation, DraftChecker, Sentence, cached, candidates, is_abstention,
+                               verify_answer)
 
 
 @dataclass
@@ -89,11 +94,19 @@ class Token:
 
 
 @dataclass
+class Checked:
+    """The next piece of the checked answer (`ask_stream(checked_pieces=True)`): a settled sentence of the
+    draft, checked, as the final answer's text will have it."""
+
+    text: str
+
+
+@dataclass
 class Done:
     answer: Answer
 
 
-Event = Status | Retrieved | Token | Done
+Event = Status | Retrieved | Token | Checked | Done
 CONDENSE_TOKENS = 64  # a standalone question is one line
 
 
@@ -110,6 +123,9 @@ class Assistant:
     _llms: dict[str, Future[LLM]] = field(default_factory=dict, repr=False)
     _articles: list[Article] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Held for every model call, from any thread (a plain Lock: a stream abandoned by its reader is
+    # closed from another thread, and releases it there).
+    _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, llm: LLM | None = None, preload: bool = False) -> Assistant:
@@ -209,12 +225,16 @@ class Assistant:
     def condense(self, question: str, history: list[Message], llm: LLM) -> str:
         """Rewrite a follow-up into a standalone question using the conversation so far."""
         messages = condense_messages(self.settings.prompts_dir, question, history)
-        rewritten = llm.complete(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0).strip().splitlines()
+        with self._model_lock:
+            rewritten = llm.complete(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0).strip().splitlines()
         return (rewritten[0].strip() if rewritten else "") or question
 
     def ask_stream(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
-                   history: list[Message] | None = None, model: str | None = None) -> Iterator[Event]:
-        """Answer with citations, yielding progress; `model` is one of `models` (default: the first)."""
+                   history: list[Message] | None = None, model: str | None = None,
+                   checked_pieces: bool = False) -> Iterator[Event]:
+        """Answer with citations, yielding progress; `model` is one of `models` (default: the first).
+        `checked_pieces`: also yield the checked answer in Checked pieces as the draft settles (for clients
+        that can only append to what they were sent)."""
         started = time.perf_counter()
         self.refresh()
         question, k, doc_ids, history, model = self.validate(question, k, doc_ids, history, model)
@@ -238,23 +258,29 @@ class Assistant:
         raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
         gap = evidence_gap(query, passages, scored, self.settings.min_evidence_score)
+        pool, embed = self._pool(evidence), cached(self.embedder.embed_documents)
+        draft = DraftChecker(evidence, pool, embed, query) if checked_pieces else None
         if gap is None:
             yield Status("generating")
             messages = answer_messages(self.settings.prompts_dir, query, evidence, llm.name.split(":", 1)[-1])
             grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar else None
-            for piece in llm.stream(messages, max_tokens=self.settings.max_tokens,
-                                    temperature=self.settings.temperature, usage=usage, grammar=grammar):
-                if first_token_ms is None:
-                    first_token_ms = _ms(time.perf_counter() - t1)
-                raw += piece
-                yield Token(piece)
+            with self._model_lock:
+                for piece in llm.stream(messages, max_tokens=self.settings.max_tokens,
+                                        temperature=self.settings.temperature, usage=usage, grammar=grammar):
+                    if first_token_ms is None:
+                        first_token_ms = _ms(time.perf_counter() - t1)
+                    raw += piece
+                    yield Token(piece)
+                    if draft and (settled := draft.feed(raw)):
+                        yield Checked(settled)
         generate_ms = _ms(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        checked = verify_answer(raw, evidence if gap is None else [], self._pool(evidence),
-                                self.embedder.embed_documents, query)
+        checked = verify_answer(raw, evidence if gap is None else [], pool, embed, query)
         verify_ms = _ms(time.perf_counter() - t2)
         if checked.abstained and not raw:
             yield Token(checked.text)
+        if draft and (rest := draft.rest(checked.text)):
+            yield Checked(rest)
         reason = None
         if checked.abstained:
             reason = gap or ("the model found no answer in the evidence" if is_abstention(raw)

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 from rag.errors import SettingsError
@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # the chat server
     allowed_hosts: tuple[str, ...] = Field(
         (), description="Host names the chat answers besides loopback and --host (e.g. a LAN name with --host 0.0.0.0)")
+    api_key: SecretStr | None = Field(
+        None, description="RAG_API_KEY: once set, every route (chat page, /ask, /v1) wants it as a bearer token")
 
     # concurrency
     queue_size: int = Field(

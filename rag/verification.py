@@ -235,3 +235,55 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
         citations.append(Citation(new, by_n[old], best.start, best.end, best.quote))
     text = " ".join(_with_markers(s) for s in sentences)
     return CheckedAnswer(text, False, sentences, citations)
+
+
+def settled(draft: str) -> str:
+    """The part of a draft being written that later tokens cannot change: each sentence followed
+    by the start of the next one (a "[" after a full stop may be a marker still arriving)."""
+    parts = split_answer(draft)
+    return " ".join(parts[:-1] if parts and not parts[-1].startswith("[") else parts[:-2])
+
+
+def cached(embed: Embed) -> Embed:
+    """`embed`, computing each text once: the checks of a growing draft and of the final answer then
+    score every sentence with the very same vector, so they agree."""
+    vectors: dict[str, np.ndarray] = {}
+
+    def embed_once(texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in vectors))
+        if missing:
+            vectors.update(zip(missing, np.asarray(embed(missing), dtype="float32")))
+        return np.stack([vectors[t] for t in texts]) if texts else np.zeros((0, 0), "float32")
+
+    return embed_once
+
+
+class DraftChecker:
+    """Checks a draft sentence by sentence as it is written, for clients that can only append (an
+    OpenAI-style stream). Each sentence is checked on its own and citations are numbered in order
+    of first use, so the checked text of the settled sentences is how the final answer begins; only
+    a later sentence that turns the whole answer into an abstention breaks that (see `rest`)."""
+
+    def __init__(self, evidence: list[Evidence], pool: list[Candidate], embed: Embed, question: str):
+        self.evidence, self.pool, self.embed, self.question = evidence, pool, embed, question
+        self.sent, self._settled = "", ""
+
+    def feed(self, draft: str) -> str:
+        """What the checked answer gained since the last call ("" while nothing new is settled, and
+        while nothing settled is supported: an answer may still end up "the articles do not say")."""
+        done = settled(draft)
+        if done == self._settled:
+            return ""
+        self._settled = done
+        checked = verify_answer(done, self.evidence, self.pool, self.embed, self.question)
+        return "" if checked.abstained else self._extend(checked.text)
+
+    def rest(self, final: str) -> str | None:
+        """The remainder of the final answer's text, or None when it does not begin with what was sent."""
+        return self._extend(final) if final.startswith(self.sent) else None
+
+    def _extend(self, text: str) -> str:
+        if not text.startswith(self.sent):
+            return ""
+        piece, self.sent = text[len(self.sent):], text
+        return piece

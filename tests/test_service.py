@@ -3,7 +3,7 @@ import pytest
 from rag.documents import load_corpus
 from rag.llms.fake import FakeLLM
 from rag.errors import InvalidQuestion, InvalidRequest
-from rag.service import Assistant, Done, Retrieved, Status, Token
+from rag.service import Assistant, Checked, Done, Retrieved, Status, Token
 from tests.conftest import CORPUS
 
 QUESTION = "What did the 1956 Japanese-Soviet declaration provide about Shikotan and the Habomai islands?"
@@ -173,3 +173,44 @@ def test_a_failed_model_load_is_reported_and_tried_again(fake_settings, monkeypa
         assistant.ask(QUESTION)
     assert not assistant.model_loaded()
     assert not assistant.ask(QUESTION).abstained and len(attempts) == 2
+
+
+def test_checked_pieces_arrive_while_generating_and_add_up_to_the_answer(fake_settings):
+    evidence = Assistant.from_settings(fake_settings).ask(QUESTION).evidence
+    two = f"{evidence[0].text.split('. ')[0]} [1]. {evidence[-1].text.split('. ')[0]} [{len(evidence)}]."
+    assistant = Assistant.from_settings(fake_settings, llm=FakeLLM([two]))
+    events = list(assistant.ask_stream(QUESTION, checked_pieces=True))
+    pieces = [i for i, e in enumerate(events) if isinstance(e, Checked)]
+    last_token = max(i for i, e in enumerate(events) if isinstance(e, Token))
+    assert pieces[0] < last_token  # the first sentence, checked, before the model finished
+    assert "".join(events[i].text for i in pieces) == events[-1].answer.answer
+    assert not any(isinstance(e, Checked) for e in assistant.ask_stream(QUESTION))  # only when asked for
+
+
+def test_model_calls_never_overlap_across_threads(fake_settings):
+    """The chat, /ask and the OpenAI API call one Assistant from different threads."""
+    import threading
+    import time
+
+    class Slow(FakeLLM):
+        active = most = 0
+
+        def stream(self, messages, **kwargs):
+            Slow.active += 1
+            Slow.most = max(Slow.most, Slow.active)
+            try:
+                for token in super().stream(messages, **kwargs):
+                    time.sleep(0.01)
+                    yield token
+            finally:
+                Slow.active -= 1
+
+    assistant = Assistant.from_settings(fake_settings, llm=Slow())
+    history = [{"role": "user", "content": "Tell me about 1956."}, {"role": "assistant", "content": "A declaration."}]
+    threads = [threading.Thread(target=assistant.ask, args=(QUESTION,), kwargs={"history": history if i % 2 else None})
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Slow.most == 1

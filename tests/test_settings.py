@@ -30,3 +30,11 @@ def test_bad_values_and_missing_file_are_refused(tmp_path):
     broken.write_text("k = [")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(broken)
+
+
+def test_api_key_comes_from_rag_api_key_and_is_never_printed(monkeypatch):
+    assert load_settings().api_key is None
+    monkeypatch.setenv("RAG_API_KEY", "sekrit")
+    settings = load_settings()
+    assert settings.api_key.get_secret_value() == "sekrit"
+    assert "sekrit" not in repr(settings) and "sekrit" not in str(settings.model_dump())

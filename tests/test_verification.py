@@ -6,7 +6,7 @@ import pytest
 from rag.embedders.fake import FakeEmbedder
 from rag.evidence import Evidence
 from rag.sentences import split_article
-from rag.verification import ABSTAIN_TEXT, candidates, split_answer, verify_answer
+from rag.verification import ABSTAIN_TEXT, DraftChecker, cached, candidates, settled, split_answer, verify_answer
 
 ARTICLE = (
     "The summit in Moscow brought no progress. Putin asked Japan for more investment in Russia.\n\n"
@@ -125,3 +125,37 @@ def test_json_shape_of_a_sentence():
 def test_the_opening_word_is_not_taken_for_a_name():
     answer = check("Because the summit in Moscow brought no progress [1].", "Why was Putin unhappy?")
     assert not answer.abstained and answer.sentences[0].support.quote.startswith("The summit in Moscow")
+
+
+def draft_checker(question=""):
+    evidence, pool = evidence_and_pool()
+    return DraftChecker(evidence, pool, cached(lambda texts: np.asarray(EMBEDDER.embed_documents(texts))), question)
+
+
+def test_settled_is_the_sentences_the_next_one_has_started_after():
+    assert settled("Putin asked Japan for more") == ""
+    assert settled("Putin asked Japan for more investment [1].") == ""  # a second marker may follow
+    assert settled("Putin asked Japan for more investment. [") == ""  # the marker is still arriving
+    assert settled("Putin asked Japan for more investment. [1] The sum") == "Putin asked Japan for more investment. [1]"
+
+
+def test_draft_checked_piece_by_piece_adds_up_to_the_final_answer():
+    raw = ("Moscow would hand over Shikotan and the Habomai group after a peace treaty [1]. "
+           "Putin asked Japan for more investment in Russia. The islands were sold to Canada for gold [1].")
+    checker, draft, pieces = draft_checker(), "", []
+    for word in raw.split(" "):
+        draft += ("" if not draft else " ") + word
+        pieces.append(checker.feed(draft))
+    final = verify_answer(raw, *evidence_and_pool(), checker.embed).text
+    pieces.append(checker.rest(final))
+    sent = [p for p in pieces if p]
+    assert len(sent) == 3 and "".join(sent) == final  # re-pointed, added, then the unsupported one at the end
+    assert sent[0] == "Moscow would hand over Shikotan and the Habomai group after a peace treaty [1]."
+    assert pieces.index(sent[0]) < len(raw.split(" ")) - 1  # before the draft was finished
+
+
+def test_nothing_is_sent_before_a_supported_sentence_and_a_late_abstention_is_told():
+    checker = draft_checker()
+    assert checker.feed("The islands were sold to Canada for gold. Putin") == ""  # may yet abstain
+    assert checker.feed("Putin asked Japan for more investment in Russia [1]. The articles do not say wh") != ""
+    assert checker.rest(ABSTAIN_TEXT) is None  # the final answer does not begin with what was sent

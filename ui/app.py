@@ -1,7 +1,8 @@
 """The Gradio chat: layout and event wiring. Markup comes from ui.render, answers from rag.service.
 
 `launch(settings)` is what `rag serve` calls; `build_app(assistant)` is separate so tests can build
-the same app around an Assistant with a fake LLM. Gradio is imported inside functions so that
+the same app around an Assistant with a fake LLM. The OpenAI-compatible API (ui.openai_api) is
+served by the same server, beside the chat. Gradio is imported inside functions so that
 `rag --help` stays fast; hence no `from __future__ import annotations` here: Gradio reads the
 `gr.EventData` hint of a handler at runtime, and only a real class there makes it pass the event.
 """
@@ -10,6 +11,7 @@ import itertools
 import logging
 import sys
 import uuid
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from ui import render
@@ -69,23 +71,35 @@ FORGET_TARGET_JS = """
 
 def launch(settings: "Settings", host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
     from rag.service import Assistant
+    from ui.guard import exposure_warning
 
     check_port(host, port)  # a taken port fails now, not after the model has loaded
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    if warning := exposure_warning(host, share, key):
+        print(f"warning: {warning}", file=sys.stderr)
     print("Loading the index and the model…", file=sys.stderr)
-    start(build_app(Assistant.from_settings(settings)), host, port, share=share,
-          extra_hosts=settings.allowed_hosts)
+    assistant = Assistant.from_settings(settings)
+    start(build_app(assistant), host, port, share=share, extra_hosts=settings.allowed_hosts, assistant=assistant,
+          api_key=key)
 
 
 def start(demo: "gr.Blocks", host: str, port: int, *, share: bool = False, extra_hosts: tuple[str, ...] = (),
-          block: bool = True) -> None:
-    """Serve the app behind the Host/Origin guard (ui.guard): `rag serve` and the tests start it alike."""
+          block: bool = True, assistant: "Assistant | None" = None, api_key: str | None = None) -> None:
+    """Serve the app behind the Host/Origin guard and, once a key is set, the API-key guard (ui.guard),
+    with the OpenAI-compatible /v1 routes answering from `assistant`: `rag serve` and the tests
+    start it alike."""
     from starlette.middleware import Middleware
 
-    from ui.guard import HostOriginGuard, host_names
+    from ui.guard import ApiKeyGuard, HostOriginGuard, host_names
+    from ui.openai_api import router
 
-    guard = Middleware(HostOriginGuard, names=host_names(host, extra_hosts, share), port=port)
+    middleware = [Middleware(HostOriginGuard, names=host_names(host, extra_hosts, share), port=port)]
+    if api_key:
+        middleware.append(Middleware(ApiKeyGuard, key=api_key))
+    # FastAPI(routes=...): Gradio builds its app from these kwargs, so /v1 is served before its own routes.
+    routes = router(assistant).routes if assistant is not None else []
     demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=not block,
-                app_kwargs={"middleware": [guard]})
+                app_kwargs={"middleware": middleware, "routes": routes})
 
 
 def check_port(host: str, port: int) -> None:
@@ -147,6 +161,19 @@ def _span(evt: "gr.EventData", start: str, end: str, size: int) -> tuple[int, in
     except (AttributeError, TypeError, ValueError):
         return None
     return span if 0 <= span[0] <= span[1] <= size else None
+
+
+def describe(demo: "gr.Blocks", endpoint, fn) -> None:
+    """Give each parameter and return value of a gr.api endpoint the description its docstring has
+    (Gradio shows only the function's own in view_api)."""
+    from gradio.utils import get_function_description
+
+    _, params, returns = get_function_description(fn)
+    returns = [line.strip() for line in returns if line.strip()]
+    for block_id, text in zip(endpoint["inputs"], params.values()):
+        demo.blocks[block_id]._api_info["additional_description"] = text
+    for block_id, text in zip(endpoint["outputs"], returns):
+        demo.blocks[block_id]._api_info["description"] = text
 
 
 def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Blocks":
@@ -211,6 +238,7 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
         return render.transcript(turns), render.sources(turns, current_articles())
 
     def open_article(evt: gr.EventData):
+        """The article at the passage the browser names (doc_id, start, end, quote_start, quote_end)."""
         articles = current_articles()
         article = articles.get(getattr(evt, "doc_id", None))
         size = len(article.text) if article else 0
@@ -218,17 +246,42 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                                    _span(evt, "quote_start", "quote_end", size))
         return gr.Tabs(selected="articles"), view
 
+    def open_linked_article(request: gr.Request):
+        """A link to a cited passage (the API's annotation urls: /?doc_id=…&start=…) opens it."""
+        if "doc_id" not in request.query_params:
+            return gr.skip(), gr.skip()
+        return open_article(SimpleNamespace(**request.query_params))
+
+    # Gradio reads the outputs from the return hint: each yield is one (text, answer) pair.
     def ask(question: str, history: list[dict] | None = None, k: int | None = None,
-            doc_ids: list[str] | None = None, model: str | None = None) -> tuple[str, dict]:
-        """Answer from the articles. Returns the answer text with [n] markers, and the answer as a dict
-        (Answer.to_dict(): citations with doc_id, title and evidence offsets; sentences each with the
-        exact span supporting it, offsets into the article's cleaned text). `model`: one of the
-        models the chat offers (default: the server's)."""
+            doc_ids: list[str] | None = None, model: str | None = None) -> tuple[str, dict | None]:
+        """Answer from the articles, streaming: partial answers (the model's draft, None) as it writes,
+        then the checked answer and its details.
+
+        Args:
+            question: what to ask, in plain text (at most the server's max_question_chars characters).
+            history: the conversation so far, oldest first, as [{"role": "user" or "assistant", "content": text}]; a follow-up question is rewritten with it into a standalone one.
+            k: how many passages to retrieve, 1 to 20 (default: the server's setting).
+            doc_ids: search only these articles (their ids, e.g. from a previous answer's citations); default: all.
+            model: one of the models the chat offers (default: the server's).
+
+        Returns:
+            The answer text with [n] markers (while streaming: the draft so far).
+            None while streaming; at the end the answer as a dict (Answer.to_dict(): citations with doc_id, title and evidence offsets; sentences each with the exact span supporting it, offsets into the article's cleaned text).
+        """
+        from rag.service import Done, Token
+
+        events = assistant.ask_stream(question, k=k, doc_ids=doc_ids, history=history, model=model)
+        draft = ""
         try:
-            answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=history, model=model)
+            for event in events:
+                if isinstance(event, Token):
+                    draft += event.text
+                    yield draft, None
+                elif isinstance(event, Done):
+                    yield event.answer.answer, event.answer.to_dict()
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None  # said as the library says it
-        return answer.answer, answer.to_dict()
 
     with gr.Blocks(title="Kuril Islands & Russia–Japan relations: cited answers", analytics_enabled=False) as demo:
         header = gr.HTML(render.header(model, len(articles), len(assistant.index.chunks)),
@@ -281,5 +334,6 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
         for panel in (sources, catalogue):
             panel.click(open_article, None, [tabs, article], queue=False, api_visibility="private")
         back.click(lambda: gr.Tabs(selected="ask"), None, tabs, queue=False, api_visibility="private")
-        gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_GROUP)
+        demo.load(open_linked_article, None, [tabs, article], queue=False, api_visibility="private")
+        describe(demo, gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_GROUP), ask)
     return demo.queue(max_size=max_queue or assistant.settings.queue_size)

@@ -1,4 +1,10 @@
-"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) via LangChain."""
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) via LangChain.
+
+The answer cap goes out as `max_tokens`, the field every such server reads. LangChain's ChatOpenAI
+renames a `max_tokens` argument to `max_completion_tokens` (OpenAI's newer name), which llama.cpp's
+server ignores: an answer capped at 256 tokens ran to 440. So the cap travels in `extra_body`,
+which the client puts into the request as given.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ class OpenAICompatLLM(LLM):
                usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
         try:
             for chunk in self._chat.stream(
-                [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, temperature=temperature
+                [(m["role"], m["content"]) for m in messages], temperature=temperature,
+                extra_body={"max_tokens": max_tokens},
             ):
                 if chunk.content:
                     yield chunk.content

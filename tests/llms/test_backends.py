@@ -61,6 +61,14 @@ def test_openai_compatible_endpoint_streams_tokens(chat_server, monkeypatch):
     assert auth == "Bearer not-needed"  # self-hosted servers need no key
 
 
+def test_token_cap_is_sent_as_max_tokens(chat_server, monkeypatch):
+    """llama.cpp's server (and older vLLM/Ollama) read only `max_tokens`; `max_completion_tokens` is ignored."""
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_server)
+    list(make_llm(load_settings()).stream([{"role": "user", "content": "Q?"}], max_tokens=37, temperature=0.0))
+    body = _ChatHandler.requests[0][2]
+    assert body["max_tokens"] == 37 and "max_completion_tokens" not in body
+
+
 def test_unreachable_endpoint_is_one_clear_error():
     llm = make_llm(load_settings(llm="openai", openai_base_url="http://127.0.0.1:9/v1", request_timeout_s=2))
     with pytest.raises(LLMError, match="openai:"):

@@ -75,10 +75,11 @@ def articles(assistant) -> dict:
     return {a.doc_id: a for a in assistant.articles()}
 
 
-def serve(assistant: Assistant, **kwargs) -> Iterator[str]:
+def serve(assistant: Assistant, api_key: str | None = None, **kwargs) -> Iterator[str]:
+    """The app as `rag serve` runs it: the chat, /ask and the OpenAI-compatible /v1 on one port."""
     demo = build_app(assistant, **kwargs)
     port = free_port()
-    start(demo, "127.0.0.1", port, block=False)
+    start(demo, "127.0.0.1", port, block=False, assistant=assistant, api_key=api_key)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

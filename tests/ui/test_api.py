@@ -43,6 +43,26 @@ def test_only_ask_is_public(client):
     assert list(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask"]
 
 
+def test_every_parameter_and_return_value_is_described(client):
+    endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/ask"]
+    assert [p["parameter_name"] for p in endpoint["parameters"]] == ["question", "history", "k", "doc_ids", "model"]
+    described = {p["parameter_name"]: p["python_type"]["description"] for p in endpoint["parameters"]}
+    assert all(described.values()), described
+    assert '"role": "user" or "assistant"' in described["history"]  # the history format, before any error
+    assert all(r["python_type"]["description"] for r in endpoint["returns"])
+
+
+def test_submit_streams_partial_answers_before_the_final_one(client, assistant):
+    expected = assistant.ask(QUESTIONS[0])
+    job = client.submit(QUESTIONS[0], api_name="/ask")
+    text, data = job.result(timeout=120)
+    outputs = job.outputs()
+    partial = [o for o in outputs if o[1] is None]
+    assert len(partial) >= 3 and outputs[-1] == (text, data)  # one per token of the draft, then the answer
+    assert [o[0] for o in partial] == sorted((o[0] for o in partial), key=len)  # each one longer
+    assert partial[-1][0] == expected.raw and text == expected.answer and data["citations"]
+
+
 def test_ask_returns_marked_text_and_answer_dict(client, assistant, articles):
     text, data = client.predict(QUESTIONS[0], api_name="/ask")
     expected = assistant.ask(QUESTIONS[0]).to_dict()

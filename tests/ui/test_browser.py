@@ -161,6 +161,25 @@ def test_source_opens_the_full_article_at_the_passage(page, assistant, articles)
     expect(page.locator("#transcript .turn")).to_have_count(1)
 
 
+def test_a_citation_link_from_the_openai_api_opens_the_article_at_the_passage(browser, app_url, assistant, articles):
+    import openai
+
+    reply = openai.OpenAI(base_url=f"{app_url}v1", api_key="x").chat.completions.create(
+        model="kuril-rag", messages=[{"role": "user", "content": QUESTION}])
+    link, first = reply.choices[0].message.annotations[0].url_citation, reply.choices[0].message.citations[0]
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(link.url)
+    expect(page.get_by_role("tab", name="Articles")).to_have_attribute("aria-selected", "true")
+    view = page.locator("#article-view")
+    expect(view.locator("h2")).to_have_text(link.title)
+    expect(view.locator("mark.passage.quote")).to_have_text(first["quote"])
+    expect(view.locator("mark.passage").first).to_be_in_viewport()
+    page.goto(app_url)  # without a link: the conversation, as always
+    expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true")
+    context.close()
+
+
 def test_article_browser_reads_every_article(page, articles):
     page.get_by_role("tab", name="Articles").click()
     entries = page.locator("#catalogue li")

@@ -54,3 +54,56 @@ def test_share_tunnel_names_only_with_share():
     shared = host_names("127.0.0.1", share=True)
     assert refusal(shared, host="abc.gradio.live", origin="https://abc.gradio.live") is None
     assert refusal(shared, host="gradio.live.evil.example") is not None
+
+
+KEY = "s3cret key/+"
+
+
+@pytest.fixture(scope="module")
+def keyed():
+    """A tiny app behind the API-key guard: the guard's rules without Gradio."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from ui.guard import ApiKeyGuard
+
+    app = Starlette(routes=[Route("/{path:path}", lambda r: PlainTextResponse(f"ok {r.url.path}"),
+                                  methods=["GET", "POST"])])
+    return TestClient(ApiKeyGuard(app, KEY), base_url="http://127.0.0.1:7860", follow_redirects=False)
+
+
+def test_the_key_as_a_bearer_token_passes_anything_else_is_refused(keyed):
+    assert keyed.get("/v1/models", headers={"Authorization": f"Bearer {KEY}"}).text == "ok /v1/models"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"}):
+        refused = keyed.get("/v1/models", headers=headers)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["error"]["code"] == "invalid_api_key"  # the shape OpenAI clients read
+    page = keyed.get("/")
+    assert page.status_code == 401 and "open the chat once at /?key=<key>" in page.text
+
+
+def test_a_person_opens_the_chat_once_with_the_key_then_the_cookie_carries_it(keyed):
+    from urllib.parse import quote
+
+    opened = keyed.get(f"/?doc_id=d1&key={quote(KEY)}&start=5")
+    assert opened.status_code == 303 and opened.headers["location"] == "/?doc_id=d1&start=5"  # key out of the address
+    assert "HttpOnly" in opened.headers["set-cookie"] and "SameSite=Strict" in opened.headers["set-cookie"]
+    assert keyed.get("/gradio_api/info").text == "ok /gradio_api/info"  # the client kept the cookie
+    keyed.cookies.clear()
+    assert keyed.get("/gradio_api/info").status_code == 401
+    assert keyed.post(f"/?key={quote(KEY)}").status_code == 401  # only a page visit trades the key for a cookie
+    assert keyed.get("/?key=wrong").status_code == 401
+
+
+@pytest.mark.parametrize("bind, share, key, warned", [
+    ("127.0.0.1", False, None, False), ("localhost", False, None, False), ("::1", False, None, False),
+    ("0.0.0.0", False, None, True), ("192.168.1.20", False, None, True), ("kuril-box.lan", False, None, True),
+    ("127.0.0.1", True, None, True), ("0.0.0.0", False, "k", False), ("127.0.0.1", True, "k", False),
+])
+def test_serving_beyond_loopback_without_a_key_is_warned_about(bind, share, key, warned):
+    from ui.guard import exposure_warning
+
+    warning = exposure_warning(bind, share, key)
+    assert (warning is not None) == warned and (not warned or "RAG_API_KEY" in warning)
