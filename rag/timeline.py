@@ -369,7 +369,7 @@ def date_bound(text: str | None, name: str, end: bool = False) -> Date | None:
         return None
     parsed = parse_iso(text) if isinstance(text, str) else None
     if parsed is None:
-        raise InvalidDate(f"{name} must be a date written YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2016-12), not {text!r}")
+        raise InvalidDate(f"the '{name}' date must be written YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2016-12), not {text!r}")
     return period(parsed[0])[1 if end else 0]
 
 
