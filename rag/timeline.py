@@ -389,7 +389,7 @@ def select(events: Sequence[Event], date_from: Date | None = None, date_to: Date
     """The events overlapping [date_from, date_to] (a "2016" event is in a filter from 2016-06), that
     one of `doc_ids` reports (with all their citations: what other articles say about it stays in
     view), and whose label and quotes hold every content word of `query` (lexically, stems as in
-    rag.text: "visits" finds "visit")."""
+    rag.text: "declared" finds "declaration")."""
     wanted = content_words(query or "")
 
     def keep(event: Event) -> bool:
