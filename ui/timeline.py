@@ -78,7 +78,7 @@ def timeline_tab(assistant: "Assistant", open_article_js: str) -> "gr.HTML":
         articles = {a.doc_id: a for a in assistant.articles()}
         return articles, {d: a.title for d, a in articles.items()}, render.article_colours(articles)
 
-    def chart(events: "list[Event]", titles: dict[str, str], colours: dict[str, str]) -> dict:
+    def chart_args(events: "list[Event]", titles: dict[str, str], colours: dict[str, str]) -> dict:
         """The chart's data, colours (as in the list) and time axis."""
         frame = chart_frame(events, titles)
         return {"value": frame, "color_map": {short_title(titles[d]): c for d, c in colours.items()},
@@ -94,7 +94,7 @@ def timeline_tab(assistant: "Assistant", open_article_js: str) -> "gr.HTML":
             gr.Warning(render.esc(f"{str(exc)[:1].upper()}{str(exc)[1:]}."), title="Filter not applied")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         articles, titles, colours = lookups()
-        return (events, gr.ScatterPlot(**chart(events, titles, colours)),
+        return (events, gr.ScatterPlot(**chart_args(events, titles, colours)),
                 render.timeline_list(events, articles, colours), render.timeline_event(None, articles))
 
     def pick(events: list, evt: gr.EventData):  # no string hint: Gradio must resolve them all
@@ -137,7 +137,7 @@ def timeline_tab(assistant: "Assistant", open_article_js: str) -> "gr.HTML":
                 reset = gr.Button("Show all", size="sm", scale=0, min_width=90)
             doc_filter = gr.Dropdown([(a.title, d) for d, a in articles.items()], value=[], multiselect=True,
                                      show_label=False, info="Only events these articles report (empty: all)")
-            chart = gr.ScatterPlot(**chart(events, titles, colours), x="when", y="article", color="article",
+            chart = gr.ScatterPlot(**chart_args(events, titles, colours), x="when", y="article", color="article",
                                    tooltip=["date", "event", "article"],
                                    x_title="date", y_title="", color_title="article", height=300,
                                    show_label=False, elem_id="timeline-chart")
