@@ -48,6 +48,18 @@ def test_list_and_cards_escape_and_flag_conflicts():
     assert render.timeline_list([], {}, colours).startswith('<p class="kr-empty">No dated event')
 
 
+def test_the_timeline_api_returns_the_libraries_events_and_its_errors(app_url, assistant):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    data = client.predict("2016-12", "2016-12", None, "Putin visit", api_name="/timeline")
+    expected = [e.to_dict() for e in assistant.timeline("2016-12", "2016-12", None, "Putin visit")]
+    assert data == {"events": expected} and expected
+    with pytest.raises(AppError, match="the 'from' date must be written"):
+        client.predict("Dec 2016", api_name="/timeline")
+
+
 @pytest.fixture
 def page(app_url):
     from playwright.sync_api import sync_playwright
