@@ -121,7 +121,8 @@ def run(
     metrics["run"]["seconds"] = round(time.perf_counter() - clock, 1)
     written = report.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus), baseline_rows)
     typer.echo(report.text_table(*report.metric_table(metrics)))
-    typer.echo("\ntimeline: " + ", ".join(f"{k} {metrics['timeline'][k]}" for k in ("recall", "precision", "date_accuracy")))
+    shown = ("recall", "precision", "date_accuracy")
+    typer.echo("\ntimeline: " + ", ".join(f"{k} {metrics['timeline'][k]}" for k in shown))
     typer.echo(f"\nwrote {', '.join(str(p) for p in written)}")
     try:
         below = harness.below_thresholds(metrics, thresholds)

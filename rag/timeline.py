@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date as Date
 
 import numpy as np
@@ -48,7 +48,8 @@ _RANGE_TAIL = r"(?:\s*(?:[–-]|to|until)\s*(?:1[89]\d\d|20[0-3]\d)\b)?"
 _NOT_A_YEAR_AFTER = r"(?!\s*(?:%|percent|per\s?cent|km|kilomet|miles|people|tons|tonnes|billion|million|thousand"\
                     r"|dollars|rubles|roubles|yen|troops)\b)"
 _NOT_A_YEAR_BEFORE = r"(?<![$€£¥#№.,\d])(?<!USD )(?<!No\. )"
-_SEASON = r"(?:(?:early|late|mid-?|the\s+(?:first|second)\s+half\s+of\s+)?(?:spring|summer|autumn|fall|winter)\s+(?:of\s+)?)?"
+_SEASON = (r"(?:(?:early|late|mid-?|the\s+(?:first|second)\s+half\s+of\s+)?"
+           r"(?:spring|summer|autumn|fall|winter)\s+(?:of\s+)?)?")
 
 # Most specific first: a span already matched is not matched again by a looser pattern.
 PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple((precision, re.compile(rx)) for precision, rx in (
@@ -89,11 +90,13 @@ class Mention:
     date: str  # "2016", "2016-12" or "2016-12-15"
     precision: str
     label: str
-    terms: frozenset[str] = field(default_factory=frozenset)
+    terms: frozenset[str]  # key terms of the label: what the event is
 
 
 @dataclass
 class Event:
+    """One entry of the timeline, as `rag timeline --json` prints it."""
+
     date: str
     precision: str
     label: str
@@ -168,18 +171,19 @@ def find_dates(text: str) -> list[_Found]:
     return sorted(found, key=lambda f: f.start)
 
 
+# Words nearly every dated sentence of this domain has: they say nothing about which event it is.
+_GENERIC = frozenset(w[:6] for w in (
+    "russia russian russians japan japanese soviet moscow tokyo kremlin two countries country since year years last "
+    "first also sides side leaders leader parties same number event events held made took part "
+    "abe shinzo shinzō putin vladimir prime minister "
+    "ministers president presidential government head mr pm").split())
+
+
 def key_terms(text: str) -> frozenset[str]:
     """Content words cut to 6 letters, without dates, numbers and month names: what the event is."""
     words = re.findall(r"[^\W\d_]+", text)
     return frozenset(w.lower()[:6] for w in words if len(w) > 2 and w.lower() not in STOP
                      and w.lower() not in _MONTHS and w.lower()[:6] not in _GENERIC)
-
-
-# Words nearly every dated sentence of this domain has: they say nothing about which event it is.
-_GENERIC = frozenset(w[:6] for w in (
-    "russia russian russians japan japanese soviet moscow tokyo kremlin two countries country since year years last "
-    "first also sides side leaders leader parties same number event events held made took part abe shinzo shinzō putin vladimir prime minister "
-    "ministers president presidential government head mr pm").split())
 
 
 def label_for(sentence: str, start: int, end: int) -> str:

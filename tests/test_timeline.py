@@ -55,7 +55,8 @@ def test_label_is_the_clause_around_the_date_without_a_leading_date():
     assert label_for(sentence, 3, 17) == "Nikolai Patrushev and Shotaro Yachi signed a memorandum of understanding"
     sentence = "The sides were not close to reiterating the Irkutsk Statement of 2001, which pledged the commitment."
     start = sentence.index("2001")
-    assert label_for(sentence, start, start + 4).startswith("…not close to reiterating the Irkutsk Statement of 2001,")
+    label = label_for(sentence, start, start + 4)
+    assert label.startswith("…not close to reiterating the Irkutsk Statement of 2001,")
 
 
 def test_a_year_less_date_takes_the_paragraph_year_then_the_article_date():
