@@ -69,7 +69,7 @@ def run(
     import time
     from datetime import datetime, timezone
 
-    from evals import harness, report
+    from evals import harness, report, timeline
 
     try:
         thresholds = [harness.parse_threshold(t) for t in fail_under or []]
@@ -111,6 +111,7 @@ def run(
                 "llm": assistant.llm().name if answer else None, "judge": judge_llm.name if judge_llm else None,
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
+        metrics["timeline"] = timeline.evaluate(assistant)  # deterministic: every run, --retrieval-only too
         if "judge" not in metrics:
             metrics["judge"] = {"skipped": skipped or "no answers to grade"}
         baseline_rows = None
@@ -120,6 +121,8 @@ def run(
     metrics["run"]["seconds"] = round(time.perf_counter() - clock, 1)
     written = report.write_run(out, metrics, rows, harness.chunk_qrels(selected, corpus), baseline_rows)
     typer.echo(report.text_table(*report.metric_table(metrics)))
+    shown = ("recall", "precision", "date_accuracy")
+    typer.echo("\ntimeline: " + ", ".join(f"{k} {metrics['timeline'][k]}" for k in shown))
     typer.echo(f"\nwrote {', '.join(str(p) for p in written)}")
     try:
         below = harness.below_thresholds(metrics, thresholds)

@@ -214,6 +214,38 @@ def _md_question(row: dict) -> list[str]:
     return lines
 
 
+TIMELINE_SHOWN = ("gold_events", "events", "found", "recall", "precision", "unmatched_events", "date_accuracy",
+                  "article_recall", "conflicts")
+
+
+def _timeline_table(metrics: dict) -> tuple[list[str], list[list[str]]] | None:
+    """The timeline's scores (evals/timeline.py) as one row, or None when the run has none."""
+    block = metrics.get("timeline")
+    if not block:
+        return None
+    return list(TIMELINE_SHOWN), [[_fmt(k, block.get(k)) for k in TIMELINE_SHOWN]]
+
+
+def _md_timeline(metrics: dict) -> list[str]:
+    table = _timeline_table(metrics)
+    if table is None:
+        return []
+    missed = metrics["timeline"].get("missed_or_misdated", [])
+    return (["## Timeline", "", f"`rag timeline` against {metrics['timeline'].get('gold', 'the timeline gold')} "
+             "(deterministic, no LLM). Gold lists expected events, not all of them: unmatched events are "
+             "not necessarily wrong.", ""] + _md_table(*table)
+            + [f"Missed or misdated: {_md_cell('; '.join(missed)) if missed else 'none'}", ""])
+
+
+def _html_timeline(metrics: dict) -> list[str]:
+    table = _timeline_table(metrics)
+    if table is None:
+        return []
+    missed = metrics["timeline"].get("missed_or_misdated", [])
+    return ["<h2>Timeline</h2>", _html_table(*table),
+            f"<p>Missed or misdated: {escape('; '.join(missed)) if missed else 'none'}</p>"]
+
+
 def markdown(metrics: dict, rows: list[dict]) -> str:
     failed, passed = _split_rows(rows)
     lines = ["# Evaluation report", "", _md_cell(_run_line(metrics)), "", "## Metrics", "",
@@ -223,6 +255,7 @@ def markdown(metrics: dict, rows: list[dict]) -> str:
     for title, header, table in _baseline_tables(metrics):
         lines += [f"## Baselines: {title}", ""] + _md_table(header, table)
     lines += ["## Judge", "", _md_cell(_judge_line(metrics)), ""]
+    lines += _md_timeline(metrics)
     lines += [f"## Failed questions ({len(failed)})", ""]
     for row in failed:
         lines += _md_question(row)
@@ -359,7 +392,7 @@ def html_page(metrics: dict, rows: list[dict]) -> str:
              "<h2>By question type</h2>", _type_chart(metrics), _html_table(*_type_table(metrics))]
     for title, header, table in _baseline_tables(metrics):
         parts += [f"<h2>Baselines: {escape(title)}</h2>", _html_table(header, table)]
-    parts += [f"<h2>Judge</h2><p>{escape(_judge_line(metrics))}</p>",
+    parts += [f"<h2>Judge</h2><p>{escape(_judge_line(metrics))}</p>", *_html_timeline(metrics),
               f'<h2 id="failed">Failed questions ({len(failed)})</h2>']
     parts += [_html_question(r) for r in failed] or ["<p>None.</p>"]
     parts += [f'<h2 id="passed">Passed questions ({len(passed)})</h2><details><summary>show</summary>']

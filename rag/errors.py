@@ -36,6 +36,10 @@ class InvalidQuestion(InvalidRequest):
     param = "question"
 
 
+class InvalidDate(InvalidRequest):
+    """A date the request gives (a timeline filter) is not a date written YYYY, YYYY-MM or YYYY-MM-DD."""
+
+
 class SettingsError(InvalidRequest):
     """A settings value, a config file or an environment variable is wrong."""
 

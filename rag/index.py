@@ -6,7 +6,8 @@ Layout under `index_dir`:
     gen-<time>-<rand>/chunks.jsonl
     gen-<time>-<rand>/sentences.faiss   every article sentence, embedded: the unit of evidence
     gen-<time>-<rand>/sentences.jsonl
-    gen-<time>-<rand>/manifest.json   written last, with hashes of the four files above
+    gen-<time>-<rand>/timeline.json     the dated events of the articles (rag.timeline), cited
+    gen-<time>-<rand>/manifest.json   written last, with hashes of the five files above
 
 A writer builds a new generation beside the live one and only then swaps CURRENT, so a crash
 at any point leaves the previous index loadable. Writers (ingest, rebuild) take `index_lock`, a
@@ -36,9 +37,10 @@ from rag.embedders.base import Embedder
 from rag.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable
 from rag.sentences import SentenceSpan, split_article
 from rag.settings import Settings
+from rag.timeline import Event, build_timeline
 
-FORMAT_VERSION = 2
-FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl")
+FORMAT_VERSION = 3  # 3: timeline.json, and each document's date (the timeline dates "on January 22" with it)
+FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl", "timeline.json")
 CURRENT = "CURRENT"
 MANIFEST_KEYS = ("embedding_model", "dimension", "chunking", "documents", "chunk_count", "sentence_count", "files",
                  "created")
@@ -63,9 +65,9 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 def corpus_fingerprint(articles: Iterable[Article]) -> dict[str, dict]:
     """Raw-file hash for dedup, cleaned-text hash so a change to cleaning (which moves every
-    offset) also makes the index stale."""
+    offset) also makes the index stale; title and date, which the timeline is built from."""
     return {a.doc_id: {"sha256": a.sha256, "text_sha256": hashlib.sha256(a.text.encode()).hexdigest(),
-                       "title": a.title} for a in articles}
+                       "title": a.title, "date": a.date} for a in articles}
 
 
 def chunking_params(settings: Settings) -> dict:
@@ -85,6 +87,7 @@ class VectorIndex:
     sentences: list[SentenceSpan] = field(default_factory=list)
     sentence_vectors: np.ndarray | None = None  # float32 (m, dim), L2-normalised
     generation: str = ""  # the folder it was loaded from or saved to ("" while only in memory)
+    timeline: list[Event] = field(default_factory=list)  # sorted by date
 
     def __post_init__(self) -> None:
         if self.sentence_vectors is None:
@@ -140,22 +143,25 @@ def build_index(
 ) -> VectorIndex:
     sentences = article_sentences(articles)
     vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress_factory)
-    return VectorIndex(chunks, vectors, _manifest(articles, chunks, sentences, embedder, settings),
-                       sentences, sentence_vectors)
+    manifest = _manifest(articles, chunks, sentences, embedder, settings)
+    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors,
+                       timeline=build_timeline(sentences, manifest["documents"], embedder.embed_documents))
 
 
 def extend_index(
     current: VectorIndex, articles: list[Article], chunks: list[Chunk], embedder: Embedder,
     settings: Settings, progress_factory=None,
 ) -> VectorIndex:
-    """Add new articles' chunks and sentences without re-embedding the existing ones."""
+    """Add new articles' chunks and sentences without re-embedding the existing ones. The timeline is
+    built again over all of them: events merge across articles, and that takes well under a second."""
     sentences = article_sentences(articles)
     vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress_factory)
     all_chunks, all_sentences = current.chunks + chunks, current.sentences + sentences
     docs = dict(current.documents) | corpus_fingerprint(articles)
     manifest = _manifest([], all_chunks, all_sentences, embedder, settings) | {"documents": docs}
     return VectorIndex(all_chunks, np.vstack([current.vectors, vectors]), manifest, all_sentences,
-                       np.vstack([current.sentence_vectors, sentence_vectors]))
+                       np.vstack([current.sentence_vectors, sentence_vectors]),
+                       timeline=build_timeline(all_sentences, docs, embedder.embed_documents))
 
 
 def _manifest(articles, chunks, sentences, embedder: Embedder, settings: Settings) -> dict:
@@ -214,6 +220,8 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
         faiss.write_index(_flat_index(index.sentence_vectors), str(gen / "sentences.faiss"))
         _fsync_write(gen / "chunks.jsonl", _jsonl(index.chunks))
         _fsync_write(gen / "sentences.jsonl", _jsonl(index.sentences))
+        _fsync_write(gen / "timeline.json", json.dumps({"events": [e.to_dict() for e in index.timeline]},
+                                                       ensure_ascii=False).encode("utf-8"))
         manifest = dict(index.manifest, files={name: _sha256_file(gen / name) for name in FILES},
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
@@ -285,13 +293,14 @@ def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
         chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
         sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
                                                  manifest["sentence_count"], manifest)
+        timeline = [Event(**e) for e in json.loads((gen / "timeline.json").read_text(encoding="utf-8"))["events"]]
     except IndexUnavailable:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         # Not valid JSON, a missing key, a record of the wrong shape, a file FAISS cannot read.
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         raise IndexDamaged(f"the index is damaged ({detail}): run `rag index rebuild`") from None
-    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors)
+    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors, timeline=timeline)
 
 
 def _read_part(gen: Path, faiss_name: str, jsonl_name: str, record, expected: int, manifest: dict):

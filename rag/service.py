@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
-from rag.errors import IndexMissing
+from rag.errors import IndexMissing, InvalidDate, InvalidRequest
 from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
 from rag.generation import answer_messages, citation_grammar, condense_messages
 from rag.history import fit_history
 from rag.index import VectorIndex, chunking_params, live_generation, load_index
 from rag.llms import LLM, Message, Usage, make_llm
 from rag.llms.factory import model_choices
-from rag.questions import validate_request
+from rag.questions import validate_doc_ids, validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
+from rag.timeline import Event as TimelineEvent, date_bound, select
 from rag.verification import (Candidate, Citation, DraftChecker, Sentence, cached, candidates, is_abstention,
                                verify_answer)
 
@@ -202,6 +203,18 @@ class Assistant:
         """(question, k, doc_ids, history, model) checked against the settings and this index, or InvalidRequest."""
         return validate_request(question, self.settings.max_question_chars, k, doc_ids, history,
                                 self.index.documents, model, self.models)
+
+    def timeline(self, date_from: str | None = None, date_to: str | None = None, doc_ids: list[str] | None = None,
+                 query: str | None = None) -> list[TimelineEvent]:
+        """The dated events of the articles (built with the index), sorted by date and filtered: dates
+        YYYY[-MM[-DD]] inclusive, events these articles report, events mentioning every word of `query`."""
+        self.refresh()
+        first, last = date_bound(date_from, "from"), date_bound(date_to, "to", end=True)
+        if first and last and first > last:
+            raise InvalidDate(f"from ({date_from}) is after to ({date_to})")
+        if query is not None and (not isinstance(query, str) or len(query) > self.settings.max_question_chars):
+            raise InvalidRequest(f"query must be text of at most {self.settings.max_question_chars:,} characters")
+        return select(self.index.timeline, first, last, validate_doc_ids(doc_ids, self.index.documents), query)
 
     def retrieve(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                  mode: Mode | None = None) -> list[Passage]:

@@ -145,6 +145,43 @@ def retrieve(
                                f"{p.chunk.text[:300]}\n")
 
 
+def _event_line(event) -> str:
+    """One event as a line: date, precision, label, the articles citing it; a conflict names each date."""
+    docs = ", ".join(event.doc_ids)
+    line = f"{event.date:<10}  {event.precision:<5}  {event.label}  [{docs}]"
+    if event.conflict:
+        dates = "; ".join(dict.fromkeys(f"{c['doc_id']}: {c['date']}" for c in event.citations))
+        line += f"\n{'':<19}CONFLICT: the articles date it differently ({dates})"
+    return line
+
+
+@app.command()
+def timeline(
+    date_from: Annotated[Optional[str], typer.Option(
+        "--from", metavar="DATE", help="only events from this date (YYYY, YYYY-MM or YYYY-MM-DD)",
+        show_default=False)] = None,
+    date_to: Annotated[Optional[str], typer.Option(
+        "--to", metavar="DATE", help="only events up to this date (inclusive)", show_default=False)] = None,
+    doc: Annotated[Optional[list[str]], typer.Option(
+        "--doc", help="only events this article reports (doc_id, see `rag index info`); repeatable",
+        show_default=False)] = None,
+    query: Annotated[Optional[str], typer.Option(
+        "--query", help="only events whose sentences hold every word of this text", show_default=False)] = None,
+    as_json: Annotated[bool, flag("--json", help='print {"events": [...]} as JSON')] = False,
+    config: ConfigOpt = None,
+):
+    """The dated events the articles mention, in order, each cited; conflicting dates are marked (no LLM)."""
+    assistant = load_assistant(build_settings(config))
+    with guard():
+        events = assistant.timeline(date_from, date_to, doc, query)
+    if as_json:
+        typer.echo(json.dumps({"events": [e.to_dict() for e in events]}, ensure_ascii=False, indent=2))
+        return
+    for event in events:
+        typer.echo(_event_line(event))
+    typer.echo(f"{len(events)} events", err=True)
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help=".txt .md .html .pdf files or folders")],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ui import render
 from ui.render import Turn
+from ui.timeline import timeline_tab
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -322,6 +323,8 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                         back = gr.Button("← Back to the conversation", size="sm")
                         article = gr.HTML(render.article_view(None), elem_id="article-view",
                                           apply_default_css=False, js_on_load=REVEAL_PASSAGE_JS)
+            with gr.Tab("Timeline", id="timeline"):
+                timeline_cards = timeline_tab(assistant, OPEN_ARTICLE_JS)
 
         question.submit(None, js=FORGET_TARGET_JS)
         question.submit(respond, [question, turns, doc_filter, k_slider, model_choice], [transcript, sources, question],
@@ -331,7 +334,7 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                            concurrency_id=LLM_GROUP, api_visibility="private")
         clear.click(None, js=FORGET_TARGET_JS)
         clear.click(new_conversation, turns, [transcript, sources], queue=False, api_visibility="private")
-        for panel in (sources, catalogue):
+        for panel in (sources, catalogue, timeline_cards):
             panel.click(open_article, None, [tabs, article], queue=False, api_visibility="private")
         back.click(lambda: gr.Tabs(selected="ask"), None, tabs, queue=False, api_visibility="private")
         demo.load(open_linked_article, None, [tabs, article], queue=False, api_visibility="private")

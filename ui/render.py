@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # types only: rendering must not pull in the retrieval stack
     from rag.retrieval import Passage
     from rag.service import Answer
     from rag.settings import Settings
+    from rag.timeline import Event as TimelineEvent
     from rag.verification import Citation, Sentence
 
 
@@ -286,34 +287,44 @@ def context_span(text: str, start: int, end: int, limit: int = CONTEXT_CHARS) ->
     return min(bounds[lo][0], start), max(bounds[hi][1], end)
 
 
-def _context(evidence: Evidence, article: Article | None) -> tuple[int, str, bool, bool]:
-    """(offset, text, cut before, cut after): the article text to show around the evidence."""
+def _context(start: int, end: int, shown: str, article: Article | None) -> tuple[int, str, bool, bool]:
+    """(offset, text, cut before, cut after): the article text to show around text[start:end]."""
     text = article.text if article is not None else ""
-    if text[evidence.start:evidence.end] != evidence.text:  # no article, or it changed since indexing
-        return evidence.start, evidence.text, False, False
-    a, b = context_span(text, evidence.start, evidence.end)
+    if text[start:end] != shown:  # no article, or it changed since indexing
+        return start, shown, False, False
+    a, b = context_span(text, start, end)
     return a, text[a:b], a > 0 and text[a - 2:a] != "\n\n", b < len(text) and text[b:b + 2] != "\n\n"
+
+
+def passage_card(head: str, doc_id: str, title: str, cited: tuple[int, int, str], quote: tuple[int, int],
+                 article: Article | None, claim: str = "", attrs: str = "") -> str:
+    """The source card answers and the timeline share: `head` (trusted markup) and the title, the
+    article's metadata, `claim` (trusted markup), the text around the cited span with it marked and
+    `quote` marked strongly, and a button opening the article there."""
+    start, end, shown = cited
+    offset, text, cut_before, cut_after = _context(start, end, shown, article)
+    marked = highlight(text, {"evidence": (start - offset, end - offset),
+                              "quote": (quote[0] - offset, quote[1] - offset)})
+    passage = ("… " if cut_before else "") + marked + (" …" if cut_after else "")
+    button = open_button(doc_id, "Read it in the full article", (start, end), quote)
+    return (
+        f'<article class="source"{attrs}><div class="source-head">{head}'
+        f'<span class="title">{esc(title)}</span></div>{byline(article)}{claim}'
+        f'<blockquote class="passage">{passage}</blockquote>'
+        f'<div class="source-foot"><span class="loc">{esc(doc_id)} · characters '
+        f"{start:,}–{end:,}</span>{button}</div></article>"
+    )
 
 
 def source_card(turn_id: str, citation: Citation, article: Article | None, check: Check) -> str:
     """[n] as one sentence uses it: article metadata, the text around the evidence with the
     evidence marked, and the span supporting that sentence marked strongly."""
     e = citation.evidence
-    offset, text, cut_before, cut_after = _context(e, article)
-    marked = highlight(text, {"evidence": (e.start - offset, e.end - offset),
-                              "quote": (check.start - offset, check.end - offset)})
-    passage = ("… " if cut_before else "") + marked + (" …" if cut_after else "")
     claim = f'<div class="claim">Supports <q>{esc(check.claim)}</q></div>' if check.sentence is not None else ""
     sentence = "" if check.sentence is None else f' data-sentence="{check.sentence}"'
-    button = open_button(e.doc_id, "Read it in the full article", (e.start, e.end), (check.start, check.end))
-    return (
-        f'<article class="source" id="{source_anchor(turn_id, citation.n, check.sentence)}"{sentence}>'
-        f'<div class="source-head"><span class="num">[{citation.n}]</span> '
-        f'<span class="title">{esc(e.title)}</span></div>{byline(article)}{claim}'
-        f'<blockquote class="passage">{passage}</blockquote>'
-        f'<div class="source-foot"><span class="loc">{esc(e.doc_id)} · characters '
-        f"{e.start:,}–{e.end:,}</span>{button}</div></article>"
-    )
+    return passage_card(f'<span class="num">[{citation.n}]</span> ', e.doc_id, e.title, (e.start, e.end, e.text),
+                        (check.start, check.end), article, claim,
+                        f' id="{source_anchor(turn_id, citation.n, check.sentence)}"{sentence}')
 
 
 def citation_cards(turn_id: str, citation: Citation, article: Article | None, cards: list[Check]) -> str:
@@ -401,6 +412,62 @@ def article_view(article: Article | None, passage: tuple[int, int] | None = None
     )
 
 
+# --- timeline ----------------------------------------------------------------------------------
+
+TIMELINE_COLOURS = ("#4472c4", "#ed7d31", "#2a9d8f", "#7f6fb0", "#c0504d", "#d4a017", "#17becf", "#8c564b",
+                    "#e377c2", "#70ad47")
+TIMELINE_INTRO = ('<p class="kr-empty">Choose an event in the list to read the sentences it comes from. '
+                  "Drag across the chart to keep only the events of that period.</p>")
+
+
+def article_colours(doc_ids: Iterable[str]) -> dict[str, str]:
+    """One colour per article, the same in the chart and the list."""
+    return {d: TIMELINE_COLOURS[i % len(TIMELINE_COLOURS)] for i, d in enumerate(doc_ids)}
+
+
+def _chip(doc_id: str, articles: dict[str, Article], colours: dict[str, str]) -> str:
+    article = articles.get(doc_id)
+    title = article.title if article else doc_id
+    return (f'<span class="chip" style="--chip:{colours.get(doc_id, "#7f7f7f")}" title="{esc(title)}">'
+            f"{esc(title)}</span>")
+
+
+def timeline_list(events: list[TimelineEvent], articles: dict[str, Article], colours: dict[str, str],
+                  selected: int | None = None) -> str:
+    """The events in date order: date and precision, label, the articles citing it (coloured as in the
+    chart), a conflict flagged; each item a button the panel's click handler turns into "show its
+    sentences"."""
+    if not events:
+        return '<p class="kr-empty">No dated event matches these filters.</p>'
+    items = []
+    for i, e in enumerate(events):
+        flag = '<span class="flag">dates differ</span> ' if e.conflict else ""
+        chips = "".join(_chip(d, articles, colours) for d in e.doc_ids)
+        current = ' aria-current="true"' if i == selected else ""
+        items.append(f'<li><button type="button" class="tl-event" data-event="{i}"{current}>'
+                     f'<span class="tl-date">{esc(e.date)}<small>{esc(e.precision)}</small></span>'
+                     f'<span class="tl-body">{flag}<span class="tl-label">{esc(e.label)}</span>'
+                     f'<span class="chips">{chips}</span></span></button></li>')
+    return f'<p class="kr-hint">{count(len(events), "event")}</p><ol class="timeline">{"".join(items)}</ol>'
+
+
+def timeline_event(event: TimelineEvent | None, articles: dict[str, Article]) -> str:
+    """An event's cited sentences as source cards; a conflict says which article gives which date."""
+    if event is None:
+        return TIMELINE_INTRO
+    note = ('<p class="tl-conflict">The articles date this event differently: '
+            + "; ".join(dict.fromkeys(f"{esc(articles[c['doc_id']].title if c['doc_id'] in articles else c['doc_id'])}"
+                                      f" says {esc(c['date'])}" for c in event.citations)) + ".</p>"
+            if event.conflict else "")
+    cards = "".join(
+        passage_card(f'<span class="num">{esc(c["date"])}</span> ', c["doc_id"], c["title"],
+                     (c["start"], c["end"], c["quote"]), (c["start"], c["end"]), articles.get(c["doc_id"]))
+        for c in event.citations)
+    return (f'<div class="sources-head">{esc(event.date)} <q>{esc(event.label)}</q>'
+            f'<span class="scope">{count(len(event.citations), "sentence")} from '
+            f'{count(len(event.doc_ids), "article")}</span></div>{note}{cards}')
+
+
 # --- styles ------------------------------------------------------------------------------------
 
 # Injected through a component's `head`, so it ships with the Blocks (tests launch without css=).
@@ -481,5 +548,15 @@ ul.catalogue li { border-bottom: 1px solid var(--border-color-primary); padding:
 .article-view h2 { margin: 0 0 .2rem; font-size: 1.3rem; font-weight: 700; }
 .kr-empty h3 { font-size: 1.1rem; font-weight: 700; margin: .2rem 0 .4rem; color: var(--body-text-color); }
 .provenance { font-size: .8rem; font-style: italic; color: var(--body-text-color-subdued); margin: .3rem 0; }
+ol.timeline { list-style: none; padding: 0; margin: 0; max-height: 46vh; overflow-y: auto; }
+ol.timeline li { border-bottom: 1px solid var(--border-color-primary); }
+button.tl-event { display: flex; gap: .75rem; width: 100%; text-align: left; padding: .45rem .3rem; background: none; border: 0; color: inherit; cursor: pointer; font: inherit; }
+button.tl-event:hover, button.tl-event[aria-current] { background: var(--color-accent-soft); }
+.tl-date { flex: none; width: 6.5rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.tl-date small { display: block; font-weight: 400; font-size: .72rem; color: var(--body-text-color-subdued); }
+.tl-body { display: flex; flex-direction: column; gap: .2rem; }
+.chips { display: flex; flex-wrap: wrap; gap: .25rem; }
+.chip { font-size: .72rem; border-left: 4px solid var(--chip); padding: 0 .35rem; background: var(--background-fill-secondary); border-radius: 3px; max-width: 16rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.tl-conflict { border-left: 4px solid #d97706; padding-left: .6rem; font-size: .9rem; }
 .article-text { white-space: pre-line; line-height: 1.6; max-width: 46rem; max-height: 68vh; overflow-y: auto; position: relative; padding: .5rem .75rem 0 0; border-top: 1px solid var(--border-color-primary); }
 """

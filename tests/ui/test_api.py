@@ -39,8 +39,8 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def test_only_ask_is_public(client):
-    assert list(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask"]
+def test_only_ask_and_timeline_are_public(client):
+    assert sorted(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask", "/timeline"]
 
 
 def test_every_parameter_and_return_value_is_described(client):
