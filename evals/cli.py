@@ -111,6 +111,8 @@ def run(
                 "llm": assistant.llm().name if answer else None, "judge": judge_llm.name if judge_llm else None,
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
+        if answer:
+            metrics["compare"] = harness.compare_section(assistant, corpus, progress_factory)
         if "judge" not in metrics:
             metrics["judge"] = {"skipped": skipped or "no answers to grade"}
         baseline_rows = None

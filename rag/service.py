@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import threading
 
-from rag.compare import ArticleAnswer, Comparison, compare_answers
+from rag.compare import ArticleAnswer, Comparison, compare_answers, with_time_frames
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
 from rag.errors import IndexMissing
@@ -281,6 +281,7 @@ class Assistant:
         for article in [a for a in self.articles() if not doc_ids or a.doc_id in doc_ids]:
             yield Status("reading", article.title)
             passages, scored, evidence = self.gather_evidence(question, k, [article.doc_id])
+            evidence = with_time_frames(evidence, self.index)
             answer = _result(self.write_answer(question, question, passages, scored, evidence, llm, prompt="compare"))
             for key in usage:
                 usage[key] += answer.usage.get(key, 0)

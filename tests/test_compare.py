@@ -206,3 +206,17 @@ def test_a_year_in_the_middle_of_the_sentence_before_is_not_borrowed():
     answer = ArticleAnswer(Article("d", "D", text, ""), "x", [], [],
                            [Evidence(1, "d", "D", "D", "d-0", rows[1].start, rows[1].end, rows[1].text, (1,), 1.0)])
     assert claims(answer, index)[0].values["years"] == set()
+
+
+def test_evidence_opening_without_a_year_is_shown_with_the_time_frame_before_it():
+    from rag.compare import with_time_frames
+
+    text = ("During Putin’s visit to Tokyo in December 2016, companies signed more than 80 agreements. "
+            "A joint Japanese-Russian investment fund worth US$1 billion was also created.")
+    rows = split_article("c", text)
+    index = VectorIndex([], np.zeros((0, 8), "float32"), {}, rows, np.asarray([unit(1), unit(1)]))
+    fund = Evidence(1, "c", "C", "C", "c-0", rows[1].start, rows[1].end, rows[1].text, (1,), 1.0)
+    (widened,) = with_time_frames([fund], index)
+    assert (widened.start, widened.end, widened.rows, widened.text) == (0, len(text), (0, 1), text)
+    dated = Evidence(1, "c", "C", "C", "c-0", 0, rows[0].end, rows[0].text, (0,), 1.0)
+    assert with_time_frames([dated], index) == [dated]  # states its year already

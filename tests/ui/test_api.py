@@ -39,8 +39,24 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def test_only_ask_is_public(client):
-    assert list(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask"]
+def test_only_ask_and_compare_are_public(client):
+    assert list(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask", "/compare"]
+
+
+def test_compare_returns_the_comparison_dict(client, assistant, articles):
+    question = "When was the Russia–Japan investment fund set up and with how much capital?"
+    data = client.predict(question, api_name="/compare")
+    expected = assistant.compare(question).to_dict()
+    assert {k: v for k, v in data.items() if k != "timings_ms"} == {k: v for k, v in expected.items() if k != "timings_ms"}
+    assert data["differences"] and all(len({s["doc_id"] for s in d["sides"]}) >= 2 for d in data["differences"])
+    for side in (s for d in data["differences"] for s in d["sides"]):
+        for c in side["citations"]:
+            assert c["doc_id"] == side["doc_id"] and articles[c["doc_id"]].text[c["quote_start"]:c["quote_end"]] == c["quote"]
+
+
+def test_compare_bad_input_gets_the_librarys_message(client):
+    with pytest.raises(AppError, match="unknown doc_ids: nope"):
+        client.predict("When was the fund set up?", doc_ids=["nope"], api_name="/compare")
 
 
 def test_ask_returns_marked_text_and_answer_dict(client, assistant, articles):
