@@ -33,6 +33,7 @@ from rag.verification import Citation, Sentence
 
 TOPIC_SIMILARITY = 0.5  # MiniLM cosine of two claims about the same thing (with >= 2 shared key terms)
 AGREE_SIMILARITY = 0.6  # ... and of two claims stating the same fact
+SAME_SUM_SIMILARITY = 0.4  # two claims naming the same sum need less: the fund's "US$1 billion" in 002 and 003 (0.47)
 TOPIC_TERMS = 2
 CLAIM_RELEVANCE = 0.5  # MiniLM cosine of a claim with the question: below it, a claim is about something else
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -184,22 +185,27 @@ def topic(a: Claim, b: Claim) -> str:
     return " ".join(out[:5])
 
 
-def relate(a: Claim, b: Claim, asked: set[str] = frozenset()) -> list[Point]:
+def relate(a: Claim, b: Claim, asked: set[str] = frozenset(), stated: dict | None = None) -> list[Point]:
     """Where two claims of different articles differ (a kind of value with nothing in common) and
-    agree (values shared); with `asked` (the question's key terms), only about what it asks."""
+    agree (values shared); with `asked` (the question's key terms), only about what it asks; with
+    `stated` (doc_id -> kind -> every value its claims give), a value the other article gives in
+    another sentence is no difference (002's trade "USD 18 billion" is not its fund's sum)."""
     shared = a.terms & b.terms
     if a.doc_id == b.doc_id or len(shared) < TOPIC_TERMS or (asked and not shared & asked):
         return []
     similarity = float(a.vector @ b.vector)
-    if similarity < TOPIC_SIMILARITY:
+    same_sum = bool(a.values["amounts"] & b.values["amounts"])  # "US$1 billion" in both: likely the same thing
+    if similarity < (SAME_SUM_SIMILARITY if same_sum else TOPIC_SIMILARITY):
         return []
     kinds = [k for k in ("years", "amounts", "figures") if a.values[k] and b.values[k]]
-    differ = [k for k in kinds if not a.values[k] & b.values[k]]
+    stated = stated or {}
+    differ = [k for k in kinds if not a.values[k] & stated.get(b.doc_id, b.values)[k]
+              and not b.values[k] & stated.get(a.doc_id, a.values)[k]]
     shared = sorted(v for k in kinds for v in a.values[k] & b.values[k])
     out = []
     if differ:
         out.append(Point("difference", topic(a, b), [a, b], differ_on=differ))
-    if shared and similarity >= (TOPIC_SIMILARITY if a.values["amounts"] & b.values["amounts"] else AGREE_SIMILARITY):
+    if shared and (same_sum or similarity >= AGREE_SIMILARITY):
         out.append(Point("agreement", topic(a, b), [a, b], shared=shared))  # e.g. the same sum, another year
     return out
 
@@ -229,11 +235,15 @@ def points(question: str, query_vector: np.ndarray, answers: list[ArticleAnswer]
     asked = content_words(question) - {w[:6] for w in ACTORS} - set(_YEAR.findall(question))
     pool = [c for a in answers if not a.silent for c in claims(a, index)
             if float(c.vector @ query_vector) >= CLAIM_RELEVANCE]
+    stated: dict[str, dict[str, set[str]]] = {}
+    for c in pool:
+        for kind, found in c.values.items():
+            stated.setdefault(c.doc_id, {}).setdefault(kind, set()).update(found)
     pairs = sorted(((float(a.vector @ b.vector), a, b) for a, b in combinations(pool, 2) if a.doc_id != b.doc_id),
                    key=lambda t: -t[0])
     found, used = [], set()
     for _, a, b in pairs:
-        for point in relate(a, b, asked):
+        for point in relate(a, b, asked, stated):
             key_a, key_b = (point.kind, id(a), b.doc_id), (point.kind, id(b), a.doc_id)
             if key_a not in used and key_b not in used:
                 used |= {key_a, key_b}

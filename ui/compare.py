@@ -37,6 +37,8 @@ CSS = """
 .cmp-side { display: block; margin-left: .8rem; }
 .stance { font-size: .72rem; border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 .3em; white-space: nowrap; color: var(--body-text-color-subdued); }
 .between { font-size: .78rem; color: var(--body-text-color-subdued); }
+#compare-sources { position: sticky; top: .75rem; max-height: calc(100vh - 1.5rem); overflow-y: auto; }
+#compare-sources .source:target { outline: 2px solid var(--color-accent); background: var(--color-accent-soft); }
 """
 
 

@@ -226,6 +226,8 @@ def test_compare_tab_shows_each_article_and_a_cited_difference(page, assistant, 
     sides = difference.locator(".cmp-side")
     assert len({sides.nth(i).get_attribute("data-doc") for i in range(sides.count())}) >= 2
 
+    page.screenshot(path=CHECKOUT / "docs" / "compare.png", full_page=True)  # the README picture of the view
+
     marker = sides.first.locator("a.cite").first
     marker.click()
     card = page.locator(marker.get_attribute("href"))
@@ -234,5 +236,4 @@ def test_compare_tab_shows_each_article_and_a_cited_difference(page, assistant, 
     n = int(marker.inner_text().strip("[]"))
     cited = next(c for c in expected.citations if c.n == n)
     expect(card.locator("mark.quote")).to_have_text(cited.quote)
-    shoot(page, "compare")
-    page.screenshot(path=CHECKOUT / "docs" / "compare.png")  # the README's picture of the view
+    shoot(page, "compare-source")
