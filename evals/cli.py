@@ -112,6 +112,8 @@ def run(
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
         metrics["timeline"] = timeline.evaluate(assistant)  # deterministic: every run, --retrieval-only too
+        if answer:
+            metrics["compare"] = harness.compare_section(assistant, corpus, progress_factory)
         if "judge" not in metrics:
             metrics["judge"] = {"skipped": skipped or "no answers to grade"}
         baseline_rows = None

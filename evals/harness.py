@@ -375,6 +375,14 @@ def run_baselines(assistant, records: list[dict], corpus: Corpus, *, answer: boo
     return out, rankings
 
 
+def compare_section(assistant, corpus: Corpus, progress_factory: Callable | None = None) -> dict:
+    """metrics.json's "compare" section (full runs): `evals/compare_gold.jsonl` through Assistant.compare."""
+    from evals import compare
+
+    summary, _ = compare.run(assistant, compare.load(), corpus.articles, progress_factory)
+    return summary
+
+
 def chunk_qrels(records: list[dict], corpus: Corpus) -> list[tuple[str, str, int]]:
     """Chunk-level qrels for the current index: valid only until the next re-chunking."""
     return [(r["id"], chunk_id, 1) for r in records for chunk_id in corpus.relevant_chunks(r)]

@@ -254,6 +254,7 @@ def markdown(metrics: dict, rows: list[dict]) -> str:
     lines += ["## By question type", ""] + _md_table(*_type_table(metrics))
     for title, header, table in _baseline_tables(metrics):
         lines += [f"## Baselines: {title}", ""] + _md_table(header, table)
+    lines += _compare_md(metrics)
     lines += ["## Judge", "", _md_cell(_judge_line(metrics)), ""]
     lines += _md_timeline(metrics)
     lines += [f"## Failed questions ({len(failed)})", ""]
@@ -261,6 +262,24 @@ def markdown(metrics: dict, rows: list[dict]) -> str:
         lines += _md_question(row)
     lines += [f"## Passed questions ({len(passed)})", "", ", ".join(r["id"] for r in passed) or "(none)", ""]
     return "\n".join(lines)
+
+
+COMPARE_COLUMNS = ("coverage_accuracy", "addresses_answered", "silent_kept_silent", "citation_validity",
+                   "difference_recall", "judgement_difference_recall", "differences_reported")
+
+
+def _compare_md(metrics: dict) -> list[str]:
+    """Compare the sources (evals/compare_gold.jsonl): overall, then per question."""
+    section = metrics.get("compare")
+    if not section:
+        return []
+    gold = section.get("gold_differences", {})
+    rows = [["all"] + [_fmt(c, section.get(c)) for c in COMPARE_COLUMNS]]
+    rows += [[qid] + [_fmt(c, m.get(c)) for c in COMPARE_COLUMNS] for qid, m in section.get("by_question", {}).items()]
+    return (["## Compare the sources", "",
+             f"{section['questions']} questions, {gold.get('value', 0)} known differences of dates, amounts or "
+             f"figures and {gold.get('judgement', 0)} of judgement (not detected by design).", ""]
+            + _md_table(["question", *COMPARE_COLUMNS], rows))
 
 
 # -------------------------------------------------------------------------------------------- html

@@ -134,9 +134,9 @@ def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tok
             break
         rows = {cand.row}
         sentence = index.sentences[cand.row]
-        if _needs_previous(sentence.text) and _adjacent(index, cand.row - 1):
+        if _needs_previous(sentence.text) and adjacent(index, cand.row - 1):
             rows.add(cand.row - 1)
-        if (_needs_next(sentence.text) or cand is scored[0]) and _adjacent(index, cand.row):
+        if (_needs_next(sentence.text) or cand is scored[0]) and adjacent(index, cand.row):
             rows.add(cand.row + 1)
         new = rows - set(chosen)
         cost = sum(estimate_tokens(index.sentences[r].text) + 2 for r in new)
@@ -153,7 +153,7 @@ def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tok
     return _group(chosen, retriever)
 
 
-def _adjacent(index, row: int) -> bool:
+def adjacent(index, row: int) -> bool:
     """Sentence `row + 1` follows `row` in the same paragraph (one space between them)."""
     if not 0 <= row < len(index.sentences) - 1:
         return False
@@ -167,7 +167,7 @@ def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Eviden
     index = retriever.index
     spans: list[list[int]] = []
     for row in sorted(chosen):
-        if spans and spans[-1][-1] == row - 1 and _adjacent(index, row - 1):
+        if spans and spans[-1][-1] == row - 1 and adjacent(index, row - 1):
             spans[-1].append(row)
         else:
             spans.append([row])

@@ -10,8 +10,9 @@ from rag.prompts import inline, render
 
 
 def answer_messages(prompts_dir: Path, question: str, evidence: list[Evidence],
-                    model: str | None = None) -> list[Message]:
-    return render(prompts_dir, "answer", model, question=question, evidence=format_evidence(evidence))
+                    model: str | None = None, prompt: str = "answer") -> list[Message]:
+    """`prompt`: "answer" (ask), or "compare" for one article's answer in a comparison."""
+    return render(prompts_dir, prompt, model, question=question, evidence=format_evidence(evidence))
 
 
 def citation_grammar(evidence_count: int, max_sentences: int = 3) -> str:

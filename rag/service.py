@@ -19,10 +19,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from rag.compare import ArticleAnswer, Comparison, compare_answers, with_time_frames
 from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
 from rag.errors import IndexMissing, InvalidDate, InvalidRequest
@@ -105,6 +106,11 @@ class Checked:
 @dataclass
 class Done:
     answer: Answer
+
+
+@dataclass
+class Compared:
+    comparison: Comparison
 
 
 Event = Status | Retrieved | Token | Checked | Done
@@ -268,6 +274,19 @@ class Assistant:
         retrieve_ms = _ms(time.perf_counter() - t0)
         yield Retrieved(passages, standalone, evidence)
 
+        answer = yield from self.write_answer(question, query, passages, scored, evidence, llm,
+                                              checked_pieces=checked_pieces)
+        answer.standalone_question, answer.notes = standalone, notes
+        answer.timings_ms = {"retrieve": retrieve_ms} | answer.timings_ms | {"total": _ms(time.perf_counter() - started)}
+        yield Done(answer)
+
+    def write_answer(self, question: str, query: str, passages: list[Passage], scored: list[Scored],
+                     evidence: list[Evidence], llm: LLM, prompt: str = "answer", checked_pieces: bool = False
+                     ) -> Generator[Event, None, Answer]:
+        """Answer `query` from this evidence and check every claim, yielding the tokens (and with
+        `checked_pieces` the Checked pieces); returns the Answer (timings: generate, first_token,
+        verify). The one path `ask` and `compare` share: the evidence gate, the prompt `prompt`, the
+        claim check and the abstention reasons."""
         raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
         gap = evidence_gap(query, passages, scored, self.settings.min_evidence_score)
@@ -275,7 +294,8 @@ class Assistant:
         draft = DraftChecker(evidence, pool, embed, query) if checked_pieces else None
         if gap is None:
             yield Status("generating")
-            messages = answer_messages(self.settings.prompts_dir, query, evidence, llm.name.split(":", 1)[-1])
+            messages = answer_messages(self.settings.prompts_dir, query, evidence, llm.name.split(":", 1)[-1],
+                                       prompt)
             grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar else None
             with self._model_lock:
                 for piece in llm.stream(messages, max_tokens=self.settings.max_tokens,
@@ -298,10 +318,39 @@ class Assistant:
         if checked.abstained:
             reason = gap or ("the model found no answer in the evidence" if is_abstention(raw)
                              else "no sentence of the answer is supported by the evidence")
-        timings = {"retrieve": retrieve_ms, "generate": generate_ms, "first_token": first_token_ms,
-                   "verify": verify_ms, "total": _ms(time.perf_counter() - started)}
-        yield Done(Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
-                          passages, evidence, llm.name, timings, usage, standalone, reason, raw, notes))
+        timings = {"generate": generate_ms, "first_token": first_token_ms, "verify": verify_ms}
+        return Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
+                      passages, evidence, llm.name, timings, usage, None, reason, raw)
+
+    def compare_stream(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
+                       model: str | None = None) -> Iterator[Status | Compared]:
+        """Who says what: each article (of `doc_ids`, default all) answers from its own evidence alone,
+        through the ask path; an article the gate, the model or the claim check finds no answer in is
+        silent. Yields Status("reading", title) per article, then Compared."""
+        started = time.perf_counter()
+        self.refresh()
+        question, k, doc_ids, _, model = self.validate(question, k, doc_ids, None, model)
+        if not self.model_loaded(model):
+            yield Status("loading", model or self.default_model)
+        llm = self.llm(model)
+        usage = Usage(prompt_tokens=0, completion_tokens=0)
+        parts = []
+        for article in [a for a in self.articles() if not doc_ids or a.doc_id in doc_ids]:
+            yield Status("reading", article.title)
+            passages, scored, evidence = self.gather_evidence(question, k, [article.doc_id])
+            evidence = with_time_frames(evidence, self.index)
+            answer = _result(self.write_answer(question, question, passages, scored, evidence, llm, prompt="compare"))
+            for key in usage:
+                usage[key] += answer.usage.get(key, 0)
+            parts.append(ArticleAnswer(article, answer.answer, answer.sentences, answer.citations, evidence,
+                                       answer.abstention_reason))
+        comparison = compare_answers(question, self.retriever.embed(question), parts, self.index)
+        comparison.model, comparison.usage = llm.name, dict(usage)
+        comparison.timings_ms = {"total": _ms(time.perf_counter() - started)}
+        yield Compared(comparison)
+
+    def compare(self, question: str, **kwargs) -> Comparison:
+        return next(e.comparison for e in self.compare_stream(question, **kwargs) if isinstance(e, Compared))
 
     def ask(self, question: str, **kwargs) -> Answer:
         for event in self.ask_stream(question, **kwargs):
@@ -328,6 +377,15 @@ def _load_in_background(settings: Settings, name: str) -> Future[LLM]:
 
     threading.Thread(target=load, name=f"load-{name}", daemon=True).start()
     return loading
+
+
+def _result(steps: Generator[Event, None, Answer]) -> Answer:
+    """Run a `write_answer` to its end without showing its tokens."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _load(settings: Settings, embedder: Embedder) -> VectorIndex:

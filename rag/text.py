@@ -18,7 +18,7 @@ STOP = frozenset(
     "very so said says according".split()
 )
 # Names that refer to the same actor: a claim may say "Tokyo" where the source says "Japan".
-_ACTOR = {
+ACTORS = {
     "japan": "japan", "japanese": "japan", "tokyo": "japan",
     "russia": "russia", "russian": "russia", "russians": "russia", "moscow": "russia", "kremlin": "russia",
     "soviet": "russia", "ussr": "russia", "soviets": "russia",
@@ -55,7 +55,7 @@ def actors(text: str) -> list[str]:
     """Named actors in order of mention, folded to one name per actor (Tokyo → japan)."""
     out = []
     for w in _WORD.findall(text):
-        folded = _ACTOR.get(w.lower())
+        folded = ACTORS.get(w.lower())
         if folded and w[:1].isupper():
             out.append(folded)
     return out
@@ -66,8 +66,8 @@ def names(text: str) -> set[str]:
     anyway ("Because", "Negotiations"), so it counts only when it names a known actor."""
     found = set()
     opening = re.match(r"\W*([^\W_]+)", text)
-    if opening and opening.group(1).lower() in _ACTOR:
-        found.add(_ACTOR[opening.group(1).lower()])
+    if opening and opening.group(1).lower() in ACTORS:
+        found.add(ACTORS[opening.group(1).lower()])
     for m in _NAME.finditer(text):
         if m.start() == (opening.start(1) if opening else -1):
             m_words = m.group().split()[1:]
@@ -77,5 +77,5 @@ def names(text: str) -> set[str]:
             w = _POSSESSIVE.sub("", w).lower()
             if w in _NOT_NAMES or len(w) < 3:
                 continue
-            found.add(_ACTOR.get(w, w[:6]))
+            found.add(ACTORS.get(w, w[:6]))
     return found

@@ -26,6 +26,7 @@ from shells.common import (
     guard,
     load_assistant,
     progress_factory,
+    status,
 )
 
 PLUGIN_GROUP = "kuril_rag.commands"
@@ -119,6 +120,26 @@ def ask(
                 ask_live(assistant, item["question"], doc)
             else:
                 answer_text(assistant.ask(item["question"], doc_ids=doc))
+
+
+@app.command()
+def compare(
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="the question", show_default=False)],
+    k: KOpt = None, llm: LLMOpt = None, local_model: ModelOpt = None, doc: DocOpt = None,
+    as_json: Annotated[bool, flag("--json", help="print one JSON object")] = False, config: ConfigOpt = None,
+):
+    """Who says what: each article's own cited answer (or silent), where they agree and differ."""
+    from shells.terminal import comparison_text
+
+    settings = build_settings(config, k=k, llm=llm, local_model=local_model)
+    _questions(question, None, settings.max_question_chars)
+    assistant = load_assistant(settings)
+    with guard(), status("each article answers in turn…"):
+        comparison = assistant.compare(question, doc_ids=doc)
+    if as_json:
+        typer.echo(json.dumps(comparison.to_dict(), ensure_ascii=False))
+    else:
+        comparison_text(comparison)
 
 
 @app.command()

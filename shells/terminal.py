@@ -65,3 +65,43 @@ def ask_live(assistant, question: str, doc_ids: list[str] | None, console: Conso
                 break
             live.update(Group(Text(draft), stage), refresh=isinstance(event, Status))  # a new stage shows at once
     answer_text(answer, console)
+
+
+def _markers(citations: list[dict]) -> str:
+    return "".join(f"[{c['n']}]" for c in citations)
+
+
+def _voice(side: dict) -> str:
+    return f" (reported: {side['speaker'] or 'a quoted source'})" if side["stance"] == "reported" else ""
+
+
+def comparison_text(comparison, console: Console | None = None) -> None:
+    """Who says what, as plain text: each answering article's cited answer, the silent ones, then
+    the agreements and differences, and every [n] with its article and quoted span."""
+    console = console or Console()
+    data, parts = comparison.to_dict(), []
+    for a in data["articles"]:
+        if not a["silent"]:
+            parts += [Text.from_markup(f"[bold]{escape(a['title'])}[/] [dim]({escape(a['author'] or 'author not stated')}"
+                                       f", {a['doc_id']})[/]"), Text(f"    {a['answer']}")]
+    silent = [a for a in data["articles"] if a["silent"]]
+    if silent:
+        parts.append(Text.from_markup("[bold]Silent:[/] " + "; ".join(
+            f"{escape(a['title'])} [dim]({escape(a['silent_reason'])})[/]" for a in silent)))
+    for title, items in (("Agree", data["agreements"]), ("Differ", data["differences"])):
+        if items:
+            parts += [Text(), Text.from_markup(f"[bold]{title}:[/]")]
+        for p in items:
+            if title == "Agree":
+                parts.append(Text(f"  • {p['statement']} {_markers(p['citations'])}"))
+                continue
+            parts.append(Text(f"  • {p['topic']} ({', '.join(p['differ_on'])}; between {p['between']}):"))
+            parts += [Text(f"      {s['doc_id']}: {', '.join(s['values'])}{_voice(s)} {_markers(s['citations'])}")
+                      for s in p["sides"]]
+    parts.append(Text())
+    for c in comparison.citations:
+        parts.append(Text.from_markup(f"[bold]\\[{c.n}][/] {escape(c.evidence.title)} [dim]({c.evidence.doc_id}, "
+                                      f"characters {c.quote_start}–{c.quote_end})[/]"))
+        parts.append(Text(f"    “{c.quote}”", style="italic"))
+    parts.append(Text(f"{comparison.model} · {comparison.timings_ms['total'] / 1000:.1f} s", style="dim"))
+    console.print(Group(*parts), soft_wrap=not console.is_terminal)

@@ -72,3 +72,22 @@ def test_real_model_rewrites_a_follow_up_to_name_its_subject(tmp_path, indexed):
     rewritten = assistant.condense("And how did Tokyo react?", history, assistant.llm())
     assert rewritten != "And how did Tokyo react?"
     assert any(word in rewritten.lower() for word in ("peace", "talks", "moscow"))
+
+
+def test_real_model_compare_lists_the_investment_fund_difference_with_both_sides_cited(tmp_path):
+    """The done-when example: per-article answers and the fund's differing years, each side citing its article."""
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index")}
+    for args in (["index", "rebuild"], ["compare", "--json", "--llm", "local",
+                                        "When was the Russia–Japan investment fund set up and with how much capital?"]):
+        proc = subprocess.run([sys.executable, "-m", "shells.cli", *args], capture_output=True, text=True,
+                              timeout=1800, env=env)
+        assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    texts = {a.doc_id: a.text for a in load_corpus(CORPUS)}
+    answered = [a for a in data["articles"] if not a["silent"]]
+    assert len(answered) >= 2 and all(a["silent_reason"] for a in data["articles"] if a["silent"])
+    years = next(d for d in data["differences"] if "years" in d["differ_on"])
+    assert len({s["doc_id"] for s in years["sides"]}) >= 2
+    for side in years["sides"]:
+        for c in side["citations"]:
+            assert c["doc_id"] == side["doc_id"] and texts[c["doc_id"]][c["quote_start"]:c["quote_end"]] == c["quote"]

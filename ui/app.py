@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from ui import render
+from ui.compare import compare_endpoint, compare_tab
 from ui.render import Turn
 from ui.timeline import timeline_tab
 
@@ -314,6 +315,8 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources([], articles), elem_id="sources-panel",
                                           apply_default_css=False, js_on_load=OPEN_ARTICLE_JS)
+            with gr.Tab("Compare sources", id="compare"):
+                compare_tab(assistant, LLM_GROUP)
             with gr.Tab("Articles", id="articles"):
                 with gr.Row():
                     with gr.Column(scale=2):
@@ -339,4 +342,5 @@ def build_app(assistant: "Assistant", max_queue: int | None = None) -> "gr.Block
         back.click(lambda: gr.Tabs(selected="ask"), None, tabs, queue=False, api_visibility="private")
         demo.load(open_linked_article, None, [tabs, article], queue=False, api_visibility="private")
         describe(demo, gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_GROUP), ask)
+        gr.api(compare_endpoint(assistant), api_name="compare", concurrency_limit=1, concurrency_id=LLM_GROUP)
     return demo.queue(max_size=max_queue or assistant.settings.queue_size)

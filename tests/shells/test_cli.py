@@ -144,3 +144,28 @@ def test_answering_without_an_index_says_how_to_build_it(env):
     result = runner.invoke(app, ["ask", "Who signed?"])
     assert result.exit_code == 1 and "run `rag index rebuild`" in result.stderr
     assert not (env / "index" / "CURRENT").exists()  # nothing was built behind the user's back
+
+
+def test_compare_json_answers_per_article(built):
+    question = "When was the Russia–Japan investment fund set up and with how much capital?"
+    result = runner.invoke(app, ["compare", "--json", question])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["question"] == question and {"agreements", "differences"} <= set(data)
+    assert len(data["articles"]) == 5
+    for article in data["articles"]:
+        assert article["silent"] == (not article["answer"]) == (article["silent_reason"] is not None)
+        assert {c["doc_id"] for c in article["citations"]} <= {article["doc_id"]}
+
+
+def test_compare_text_lists_answers_and_silent_articles(built):
+    result = runner.invoke(app, ["compare", "--doc", "002_6583139472fcbe27", "--doc", "003_aac86c86413ce24b",
+                                 "When was the Russia–Japan investment fund set up?"])
+    assert result.exit_code == 0, result.output
+    assert "Asymmetry of Russia–Japan Relations" in result.stdout and "[1] " in result.stdout
+    assert "A matter of principle" not in result.stdout  # only the articles asked for
+
+
+def test_compare_refuses_bad_input_with_exit_2(built):
+    result = runner.invoke(app, ["compare", "--doc", "nope", "When was the fund set up?"])
+    assert result.exit_code == 2 and "unknown doc_ids: nope" in result.output

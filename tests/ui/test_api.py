@@ -39,8 +39,9 @@ def client(app_url) -> Client:
     return Client(app_url, verbose=False)
 
 
-def test_only_ask_and_timeline_are_public(client):
-    assert sorted(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask", "/timeline"]
+def test_only_ask_compare_and_timeline_are_public(client):
+    assert sorted(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == [
+        "/ask", "/compare", "/timeline"]
 
 
 def test_every_parameter_and_return_value_is_described(client):
@@ -61,6 +62,22 @@ def test_submit_streams_partial_answers_before_the_final_one(client, assistant):
     assert len(partial) >= 3 and outputs[-1] == (text, data)  # one per token of the draft, then the answer
     assert [o[0] for o in partial] == sorted((o[0] for o in partial), key=len)  # each one longer
     assert partial[-1][0] == expected.raw and text == expected.answer and data["citations"]
+
+
+def test_compare_returns_the_comparison_dict(client, assistant, articles):
+    question = "When was the Russia–Japan investment fund set up and with how much capital?"
+    data = client.predict(question, api_name="/compare")
+    expected = assistant.compare(question).to_dict()
+    assert {k: v for k, v in data.items() if k != "timings_ms"} == {k: v for k, v in expected.items() if k != "timings_ms"}
+    assert data["differences"] and all(len({s["doc_id"] for s in d["sides"]}) >= 2 for d in data["differences"])
+    for side in (s for d in data["differences"] for s in d["sides"]):
+        for c in side["citations"]:
+            assert c["doc_id"] == side["doc_id"] and articles[c["doc_id"]].text[c["quote_start"]:c["quote_end"]] == c["quote"]
+
+
+def test_compare_bad_input_gets_the_librarys_message(client):
+    with pytest.raises(AppError, match="unknown doc_ids: nope"):
+        client.predict("When was the fund set up?", doc_ids=["nope"], api_name="/compare")
 
 
 def test_ask_returns_marked_text_and_answer_dict(client, assistant, articles):

@@ -218,3 +218,41 @@ def test_new_conversation_starts_afresh(page):
     assert page.evaluate("location.hash") == ""
     turn = ask(page, "What position does Valery Kistanov hold?")
     expect(turn.locator("details.rewritten")).to_have_count(0)  # no history left to rewrite with
+
+
+def test_compare_tab_shows_each_article_and_a_cited_difference(page, assistant, articles):
+    question = "When was the Russia–Japan investment fund set up and with how much capital?"
+    expected = assistant.compare(question)
+    page.get_by_role("tab", name="Compare sources").click()
+    box = page.locator("#compare-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    view = page.locator("#comparison .comparison")
+    view.wait_for(timeout=120_000)
+
+    cards = view.locator(".cmp-card")
+    expect(cards).to_have_count(len(articles))
+    for i, a in enumerate(expected.articles):
+        card = cards.nth(i)
+        expect(card.locator("h4")).to_have_text(a.article.title)
+        if a.silent:
+            expect(card.locator(".cmp-silent")).to_contain_text(a.silent_reason)
+        else:
+            expect(card.locator("a.cite")).to_have_count(sum(len(s.citations) for s in a.sentences))
+    difference = view.locator("li.difference").first
+    expect(difference).to_contain_text("2016")
+    expect(difference).to_contain_text("2018")
+    sides = difference.locator(".cmp-side")
+    assert len({sides.nth(i).get_attribute("data-doc") for i in range(sides.count())}) >= 2
+
+    page.screenshot(path=CHECKOUT / "docs" / "compare.png", full_page=True)  # the README picture of the view
+
+    marker = sides.first.locator("a.cite").first
+    marker.click()
+    card = page.locator(marker.get_attribute("href"))
+    expect(card).to_be_visible()
+    assert card.evaluate("e => getComputedStyle(e).outlineStyle") != "none"  # the clicked source stands out
+    n = int(marker.inner_text().strip("[]"))
+    cited = next(c for c in expected.citations if c.n == n)
+    expect(card.locator("mark.quote")).to_have_text(cited.quote)
+    shoot(page, "compare-source")
