@@ -45,6 +45,7 @@ from rag.index import (
 )
 from rag.questions import undecodable
 from rag.settings import Settings, bundled
+from rag.stores import make_backend
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf"}
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -105,7 +106,7 @@ def rebuild_index(settings: Settings, embedder: Embedder, articles: list[Article
         chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
         progress = progress_factory(len(chunks), "embedding") if progress_factory else None
         index = build_index(articles, chunks, embedder, settings, progress=progress)
-        save_index(index, settings.index_dir)
+        save_index(index, settings.index_dir, make_backend(settings))
         return index
 
 
@@ -222,7 +223,7 @@ def _ingest(files: list[Path], settings: Settings, embedder: Embedder, progress_
             metadata[target.name] = {"title": article.title, "authors": [], "outlet": None, "date": None,
                                      "source": article.source}
         atomic_write(metadata_path, json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"))
-        save_index(extended, settings.index_dir)
+        save_index(extended, settings.index_dir, make_backend(settings))
     except BaseException:
         for target in written:
             target.unlink(missing_ok=True)
