@@ -12,6 +12,9 @@ normalise again and change the stored floats, which the manifest hashes).
 Local mode allows one client per folder (a file lock held while it is open): while `rag serve` or
 another process has the folder open, `rag ingest` elsewhere is refused with IndexBusy. Use a server
 for a writer beside a running service. Within one process every store shares one client per folder.
+Local mode is also slow to write (qdrant-client commits each point to SQLite on its own: about 3,000
+points, the bundled articles' chunks and sentences, take 5-50 s by the disk) and keeps points pickled
+in that SQLite file, so only a trusted folder should be opened; a server has neither limit.
 """
 
 from __future__ import annotations
@@ -67,6 +70,15 @@ def _doc_filter(doc_ids: Collection[str]):
     return models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=sorted(doc_ids)))])
 
 
+def _dropped(exc: Exception) -> bool:
+    """The collection is gone: a newer generation's commit dropped it between `refresh` and the search."""
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code == 404
+    return isinstance(exc, ValueError) and "not found" in str(exc)  # local mode
+
+
 class QdrantStore(VectorStore):
     def __init__(self, client, collection: str, lock: threading.Lock):
         self.client, self.collection, self._lock = client, collection, lock
@@ -90,7 +102,9 @@ class QdrantStore(VectorStore):
                 found = self.client.query_points(self.collection, query=np.asarray(vector, "float32").tolist(),
                                                  limit=k, query_filter=_doc_filter(doc_ids) if doc_ids else None,
                                                  with_payload=False).points
-        except ValueError as exc:  # local mode: the collection was dropped by a newer generation's commit
+        except Exception as exc:
+            if not _dropped(exc):
+                raise
             raise IndexBusy(f"the index changed while searching ({exc}); ask again") from None
         return [(int(p.id), float(p.score)) for p in found]
 
