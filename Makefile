@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,bench,scale]'
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
@@ -46,4 +46,4 @@ eval: $(STAMP)
 	$(BIN)/rag eval --compare-baselines --out evals/latest
 
 clean:
-	rm -rf $(VENV) index/CURRENT index/gen-*
+	rm -rf $(VENV) index/CURRENT index/gen-* index/qdrant

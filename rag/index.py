@@ -151,9 +151,7 @@ def embed_texts(texts: list[str], embedder: Embedder, batch_size: int = 64, prog
 
 
 def _embed(chunks: list[Chunk], sentences: list[SentenceSpan], embedder: Embedder, progress=None):
-    """Chunks with their contextual header (what retrieval ranks), sentences bare (what evidence is)."""
-    texts = [c.search_text for c in chunks] + [s.text for s in sentences]
-    vectors = embed_texts(texts, embedder, progress=progress)
+    vectors = embed_texts(embed_texts_of(chunks, sentences), embedder, progress=progress)
     return vectors[: len(chunks)], vectors[len(chunks):]
 
 
@@ -173,6 +171,20 @@ def extend_index(
     """Add new articles' chunks and sentences without re-embedding the existing ones."""
     sentences = article_sentences(articles)
     vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress)
+    return append_embedded(current, articles, chunks, vectors, sentences, sentence_vectors, embedder, settings)
+
+
+def embed_texts_of(chunks: list[Chunk], sentences: list[SentenceSpan]) -> list[str]:
+    """What is embedded, in index order: chunks with their contextual header (what retrieval ranks),
+    then sentences bare (what evidence is)."""
+    return [c.search_text for c in chunks] + [s.text for s in sentences]
+
+
+def append_embedded(
+    current: VectorIndex, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray,
+    sentences: list[SentenceSpan], sentence_vectors: np.ndarray, embedder: Embedder, settings: Settings,
+) -> VectorIndex:
+    """`current` plus new articles already chunked, split and embedded (in process or on Ray)."""
     all_chunks, all_sentences = current.chunks + chunks, current.sentences + sentences
     docs = dict(current.documents) | corpus_fingerprint(articles)
     manifest = _manifest([], all_chunks, all_sentences, embedder, settings) | {"documents": docs}

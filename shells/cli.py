@@ -148,6 +148,11 @@ def retrieve(
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help=".txt .md .html .pdf files or folders")],
+    ray: Annotated[bool, flag("--ray", help="read, chunk and embed on Ray Data (a local Ray instance unless "
+                                            "--ray-address names a cluster); needs the `scale` extra")] = False,
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", metavar="ADDRESS", help="join this Ray cluster (e.g. ray://head:10001 or auto); implies --ray",
+        show_default=False)] = None,
     config: ConfigOpt = None,
 ):
     """Add articles to the corpus and the index (exact duplicates are skipped)."""
@@ -156,7 +161,12 @@ def ingest(
         from rag.embedders import make_embedder
         from rag.ingest import ingest_paths
 
-        report = ingest_paths(paths, settings, make_embedder(settings), progress_factory)
+        if ray or ray_address:
+            from rag.ingest_ray import ingest_paths_ray
+
+            report = ingest_paths_ray(paths, settings, make_embedder(settings), ray_address, progress_factory)
+        else:
+            report = ingest_paths(paths, settings, make_embedder(settings), progress_factory)
     for doc_id in report.added:
         typer.echo(f"added {doc_id}")
     for path in report.skipped:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Sequence
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexBusy
+from rag.errors import IndexBusy, SettingsError
 from rag.stores.base import Hit, StoreBackend, StoreMissing, VectorStore
 
 UPSERT_BATCH = 1024
@@ -37,6 +38,8 @@ _clients_lock = threading.Lock()
 def client_for(url: str | None, path: Path | None) -> tuple[object, threading.Lock]:
     """One client per server or local folder in this process (local mode locks its folder), with the
     lock its calls take: local mode is one in-process object, not safe for two threads at once."""
+    if find_spec("qdrant_client") is None:
+        raise SettingsError("vector_store = qdrant needs qdrant-client: pip install 'kuril-rag[scale]'")
     from qdrant_client import QdrantClient
 
     key = url or str(Path(path).resolve())
