@@ -13,7 +13,8 @@ the vectors go to a Qdrant collection per generation instead, and the manifest n
 collections and a hash of each part's vectors. A writer builds a new generation (and its store
 collections) beside the live one and only then swaps CURRENT, so a crash at any point leaves the
 previous index loadable. Writers (ingest, rebuild) take `index_lock`, a cross-process lock, for their
-whole read-modify-write; readers never take it. Only FAISS's own format and JSON are read: no pickles.
+whole read-modify-write; readers never take it. With FAISS only its own format and JSON are read: no
+pickles (Qdrant's local mode keeps its points pickled: see rag.stores.qdrant).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +93,7 @@ class VectorIndex:
     sentences: list[SentenceSpan] = field(default_factory=list)
     sentence_vectors: np.ndarray | None = None  # float32 (m, dim), L2-normalised
     generation: str = ""  # the folder it was loaded from or saved to ("" while only in memory)
-    stores: dict[str, VectorStore] = field(default_factory=dict, repr=False)  # "chunks"/"sentences" searched
+    stores: dict[str, VectorStore] = field(default_factory=dict, repr=False)  # where each part is searched
 
     def __post_init__(self) -> None:
         if self.sentence_vectors is None:
@@ -263,7 +264,8 @@ def save_index(index: VectorIndex, index_dir: Path, backend: StoreBackend | None
         for old in index_dir.glob("gen-*"):
             if old != gen:
                 shutil.rmtree(old, ignore_errors=True)
-        backend.prune(index_dir, gen.name)
+        with suppress(Exception):  # committed already: the next commit drops what is left (as rmtree above)
+            backend.prune(index_dir, gen.name)
         return gen
 
 

@@ -31,6 +31,7 @@ from rag.questions import validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
 from rag.stores import make_backend
+from rag.stores.factory import location
 from rag.verification import Candidate, Citation, Sentence, candidates, is_abstention, verify_answer
 
 
@@ -267,10 +268,6 @@ def _load(settings: Settings, embedder: Embedder) -> VectorIndex:
         raise IndexMissing(f"the index in {settings.index_dir} was built with other chunking settings "
                            f"({index.manifest['chunking']}): run `rag index rebuild`")
     if (store := make_backend(settings).describe()) != index.store_description:
-        raise IndexMissing(f"the index in {settings.index_dir} keeps its vectors in {_where(index.store_description)}, "
-                           f"the settings say {_where(store)}: run `rag index rebuild`")
+        raise IndexMissing(f"the index in {settings.index_dir} keeps its vectors in {location(index.store_description)}, "
+                           f"the settings say {location(store)}: run `rag index rebuild`")
     return index
-
-
-def _where(store: dict) -> str:
-    return " ".join([store["backend"], *(str(store[k]) for k in ("url", "path") if store.get(k))])

@@ -180,14 +180,17 @@ def index_info(config: ConfigOpt = None, as_json: JsonOpt = False):
     settings = build_settings(config)
     with guard():
         from rag.index import load_index
+        from rag.stores.factory import location
 
-        manifest = load_index(settings.index_dir).manifest
+        index = load_index(settings.index_dir)
+        manifest = index.manifest
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
         return
     typer.echo(f"index:     {settings.index_dir}\ncorpus:    {settings.corpus_dir}\nembedding: "
                f"{manifest['embedding_model']} ({manifest['dimension']}d)\nchunking:  {manifest['chunking']}\n"
-               f"chunks:    {manifest['chunk_count']}\ncreated:   {manifest['created']}")
+               f"chunks:    {manifest['chunk_count']}\nstore:     {location(index.store_description)}\n"
+               f"created:   {manifest['created']}")
     for doc_id, doc in manifest["documents"].items():
         typer.echo(f"  {doc_id}  {doc['title']}")
 

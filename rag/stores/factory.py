@@ -27,3 +27,8 @@ def backend_for(store: dict) -> StoreBackend:
     from rag.stores.faiss import FaissBackend
 
     return FaissBackend()
+
+
+def location(store: dict) -> str:
+    """A manifest's "store" entry for people: "faiss", "qdrant /data/index/qdrant", "qdrant http://…"."""
+    return " ".join([store["backend"], *(str(store[k]) for k in ("url", "path") if store.get(k))])

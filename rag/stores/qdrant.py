@@ -19,6 +19,7 @@ in that SQLite file, so only a trusted folder should be opened; a server has nei
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Collection, Sequence
 from importlib.util import find_spec
@@ -65,6 +66,9 @@ def close_clients() -> None:
         for client, _ in _clients.values():
             client.close()
         _clients.clear()
+
+
+atexit.register(close_clients)  # closed while Python can still import (a client's own __del__ at exit cannot)
 
 
 def _doc_filter(doc_ids: Collection[str]):
