@@ -36,6 +36,7 @@ browser:
 bench: $(STAMP)
 	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/ingest_scale.py
 
 # The reliability suite alone (it also runs in `make test`), ending with its summary line.
 reliability: $(STAMP)

@@ -8,14 +8,16 @@ import sys
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from rag.embedders.fake import FakeEmbedder
 from rag.errors import IndexBusy, IndexDamaged, IndexMissing, SettingsError
 from rag.index import load_index
-from rag.ingest import ensure_index, rebuild_index
+from rag.ingest import ensure_index, ingest_paths, rebuild_index
 from rag.service import Assistant
 from rag.settings import load_settings
 from rag.stores.qdrant import QdrantBackend, client_for, close_clients
+from shells.cli import app
 from tests.stores.contract import StoreContract
 
 
@@ -119,3 +121,15 @@ def test_a_local_folder_another_process_has_open_is_busy_with_a_message(tmp_path
     finally:
         holder.communicate("")
     client_for(None, tmp_path / "q")  # free again once it closed
+
+
+def test_ingest_into_qdrant_is_searchable_by_article_and_info_names_the_store(qdrant_settings, tmp_path, monkeypatch):
+    note = tmp_path / "note.txt"
+    note.write_text("Kunashir fishermen\n\nThe Kunashir fishing cooperative signed a salmon quota deal in spring.\n")
+    report = ingest_paths([note], qdrant_settings, FakeEmbedder())
+    passages = Assistant.from_settings(qdrant_settings).retrieve("salmon quota deal", k=3, doc_ids=report.added)
+    assert [p.chunk.doc_id for p in passages] == report.added
+    monkeypatch.setenv("RAG_INDEX_DIR", str(qdrant_settings.index_dir))
+    monkeypatch.setenv("RAG_VECTOR_STORE", "qdrant")
+    result = CliRunner().invoke(app, ["index", "info"])
+    assert result.exit_code == 0 and f"store:     qdrant {qdrant_settings.qdrant_path.resolve()}" in result.output
