@@ -39,9 +39,9 @@ class TestQdrantStore(StoreContract):
 
 
 @pytest.fixture
-def qdrant_settings(tmp_path, indexed):
+def qdrant_settings(tmp_path, indexed, corpus_copy):
     return indexed(load_settings(embedder="fake", llm="fake", index_dir=tmp_path / "in-qdrant",
-                                 vector_store="qdrant"))
+                                 corpus_dir=corpus_copy, vector_store="qdrant"))
 
 
 def collections(settings) -> list[str]:
