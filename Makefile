@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,bench,scale]'
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
@@ -36,6 +36,7 @@ browser:
 bench: $(STAMP)
 	$(BIN)/rag index rebuild --if-needed
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/ingest_scale.py
 
 # The reliability suite alone (it also runs in `make test`), ending with its summary line.
 reliability: $(STAMP)
@@ -46,4 +47,4 @@ eval: $(STAMP)
 	$(BIN)/rag eval --compare-baselines --out evals/latest
 
 clean:
-	rm -rf $(VENV) index/CURRENT index/gen-*
+	rm -rf $(VENV) index/CURRENT index/gen-* index/qdrant

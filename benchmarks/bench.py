@@ -8,7 +8,8 @@ retrieval latency on a synthetic 100k-chunk corpus. Numbers, not assertions: run
 
 `--side-by-side [N]` instead answers gold dev questions (all, or N) with the assistant and with a
 textbook LangChain "stuff" RAG (benchmarks/stuff_rag.py) on the same model, and compares latency,
-prompt size and score; `--out` names the JSON it also writes.
+prompt size and score; `--out` names the JSON it also writes. Ingest in process vs on Ray and the two
+vector stores: benchmarks/ingest_scale.py (`make bench` runs both).
 """
 
 from __future__ import annotations

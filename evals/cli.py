@@ -108,6 +108,7 @@ def run(
                 "gold": harness.portable_path(gold_path, settings.home), "k": settings.k,
                 "retrieval": {"mode": retriever.mode, "fusion": retriever.fusion, "weights": list(retriever.weights)},
                 "evidence_tokens": settings.evidence_tokens, "embedder": assistant.embedder.name,
+                "vector_store": assistant.index.store_description["backend"],
                 "llm": assistant.llm().name if answer else None, "judge": judge_llm.name if judge_llm else None,
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)

@@ -1,4 +1,4 @@
-"""Stage 3b — the persisted FAISS index: build, save atomically, load with verification.
+"""Stage 3b — the persisted index: build, save atomically, load with verification.
 
 Layout under `index_dir`:
     CURRENT                      name of the live generation (swapped atomically: the commit point)
@@ -9,10 +9,13 @@ Layout under `index_dir`:
     gen-<time>-<rand>/timeline.json     the dated events of the articles (rag.timeline), cited
     gen-<time>-<rand>/manifest.json   written last, with hashes of the five files above
 
-A writer builds a new generation beside the live one and only then swaps CURRENT, so a crash
-at any point leaves the previous index loadable. Writers (ingest, rebuild) take `index_lock`, a
-cross-process lock, for their whole read-modify-write; readers never take it. Only FAISS's own
-format and JSON are read: no pickles.
+The two .faiss files are the default vector store's (rag.stores.faiss); with `vector_store = "qdrant"`
+the vectors go to a Qdrant collection per generation instead, and the manifest names the store, its
+collections and a hash of each part's vectors. A writer builds a new generation (and its store
+collections) beside the live one and only then swaps CURRENT, so a crash at any point leaves the
+previous index loadable. Writers (ingest, rebuild) take `index_lock`, a cross-process lock, for their
+whole read-modify-write; readers never take it. With FAISS only its own format and JSON are read: no
+pickles (Qdrant's local mode keeps its points pickled: see rag.stores.qdrant).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +40,16 @@ from rag.embedders.base import Embedder
 from rag.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable
 from rag.sentences import SentenceSpan, split_article
 from rag.settings import Settings
+from rag.stores import StoreBackend, VectorStore, backend_for, make_backend
+from rag.stores.base import StoreMissing
+from rag.stores.factory import FAISS
 from rag.timeline import Event, build_timeline
 
 FORMAT_VERSION = 3  # 3: timeline.json, and each document's date (the timeline dates "on January 22" with it)
-FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl", "timeline.json")
+JSONL = {"chunks": "chunks.jsonl", "sentences": "sentences.jsonl"}  # each part's records, whatever the store
+RECORDS = {"chunks": (Chunk, "chunk_count"), "sentences": (SentenceSpan, "sentence_count")}
+TIMELINE = "timeline.json"
+FILES = ("index.faiss", "chunks.jsonl", "sentences.faiss", "sentences.jsonl", TIMELINE)  # a FAISS generation's
 CURRENT = "CURRENT"
 MANIFEST_KEYS = ("embedding_model", "dimension", "chunking", "documents", "chunk_count", "sentence_count", "files",
                  "created")
@@ -88,6 +97,7 @@ class VectorIndex:
     sentence_vectors: np.ndarray | None = None  # float32 (m, dim), L2-normalised
     generation: str = ""  # the folder it was loaded from or saved to ("" while only in memory)
     timeline: list[Event] = field(default_factory=list)  # sorted by date
+    stores: dict[str, VectorStore] = field(default_factory=dict, repr=False)  # where each part is searched
 
     def __post_init__(self) -> None:
         if self.sentence_vectors is None:
@@ -97,23 +107,41 @@ class VectorIndex:
     def documents(self) -> dict[str, dict]:
         return self.manifest["documents"]
 
+    @property
+    def store_description(self) -> dict:
+        """Where the vectors are (StoreBackend.describe), without the generation's own parts."""
+        return {k: v for k, v in self.manifest.get("store", FAISS).items() if k != "parts"}
+
+    def part(self, name: str) -> tuple[list, np.ndarray]:
+        """A part's records and vectors: ("chunks", ...) or ("sentences", ...)."""
+        return (self.chunks, self.vectors) if name == "chunks" else (self.sentences, self.sentence_vectors)
+
+    def store(self, name: str) -> VectorStore:
+        """The store a part is searched in: the one it was loaded from or saved to, else (built, not
+        saved) an in-memory FAISS one over its vectors."""
+        if name not in self.stores:
+            from rag.stores.faiss import FaissStore
+
+            records, vectors = self.part(name)
+            self.stores[name] = FaissStore.of(vectors, _payloads(records))
+        return self.stores[name]
+
     def is_current(self, articles: list[Article], settings: Settings, embedder: Embedder) -> bool:
-        """True when the corpus, chunking and embedder are exactly what this index was built from."""
+        """True when the corpus, chunking, embedder and vector store are exactly what this index was built from."""
         return (
             self.manifest["documents"] == corpus_fingerprint(articles)
             and self.manifest["chunking"] == chunking_params(settings)
             and self.manifest["embedding_model"] == embedder.name
+            and self.store_description == make_backend(settings).describe()
         )
 
 
-def _flat_index(vectors: np.ndarray):
-    """Exact inner-product search: at this corpus size (and at 100k chunks) flat is fast enough."""
-    import faiss
+def _payloads(records) -> list[dict]:
+    return [{"doc_id": r.doc_id} for r in records]
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(vectors)
-    return index
+
+def _vectors_sha256(vectors: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(vectors, "<f4").tobytes()).hexdigest()
 
 
 def embed_texts(texts: list[str], embedder: Embedder, batch_size: int = 64, progress=None) -> np.ndarray:
@@ -128,11 +156,9 @@ def embed_texts(texts: list[str], embedder: Embedder, batch_size: int = 64, prog
 
 
 def _embed(chunks: list[Chunk], sentences: list[SentenceSpan], embedder: Embedder, progress_factory=None):
-    """Chunks with their contextual header (what retrieval ranks), sentences bare (what evidence is);
-    each with its own progress bar, so the rate shown is chunks/s, then sentences/s."""
+    """Each kind with its own progress bar, so the rate shown is chunks/s, then sentences/s."""
     parts = []
-    for label, texts in (("embedding chunks", [c.search_text for c in chunks]),
-                         ("embedding sentences", [s.text for s in sentences])):
+    for label, texts in zip(("embedding chunks", "embedding sentences"), embedded_texts(chunks, sentences)):
         progress = progress_factory(len(texts), label) if progress_factory and texts else None
         parts.append(embed_texts(texts, embedder, progress=progress))
     return parts
@@ -152,10 +178,24 @@ def extend_index(
     current: VectorIndex, articles: list[Article], chunks: list[Chunk], embedder: Embedder,
     settings: Settings, progress_factory=None,
 ) -> VectorIndex:
-    """Add new articles' chunks and sentences without re-embedding the existing ones. The timeline is
-    built again over all of them: events merge across articles, and that takes well under a second."""
+    """Add new articles' chunks and sentences without re-embedding the existing ones."""
     sentences = article_sentences(articles)
     vectors, sentence_vectors = _embed(chunks, sentences, embedder, progress_factory)
+    return append_embedded(current, articles, chunks, vectors, sentences, sentence_vectors, embedder, settings)
+
+
+def embedded_texts(chunks: list[Chunk], sentences: list[SentenceSpan]) -> tuple[list[str], list[str]]:
+    """What is embedded: chunks with their contextual header (what retrieval ranks), sentences bare
+    (what evidence is)."""
+    return [c.search_text for c in chunks], [s.text for s in sentences]
+
+
+def append_embedded(
+    current: VectorIndex, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray,
+    sentences: list[SentenceSpan], sentence_vectors: np.ndarray, embedder: Embedder, settings: Settings,
+) -> VectorIndex:
+    """`current` plus new articles already chunked, split and embedded (in process or on Ray). The
+    timeline is built again over all of them: events merge across articles, well under a second."""
     all_chunks, all_sentences = current.chunks + chunks, current.sentences + sentences
     docs = dict(current.documents) | corpus_fingerprint(articles)
     manifest = _manifest([], all_chunks, all_sentences, embedder, settings) | {"documents": docs}
@@ -209,27 +249,36 @@ def atomic_write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def save_index(index: VectorIndex, index_dir: Path) -> Path:
-    """Write a new generation, then swap CURRENT to it; older generations are removed after."""
-    import faiss
+def save_index(index: VectorIndex, index_dir: Path, backend: StoreBackend | None = None) -> Path:
+    """Write a new generation (its vectors into `backend`, FAISS files by default), then swap CURRENT
+    to it; older generations, and what they have in the store, are removed after."""
+    from rag.stores.faiss import FaissBackend
 
+    backend = backend or FaissBackend()
     with index_lock(index_dir):
         gen = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         gen.mkdir()
-        faiss.write_index(_flat_index(index.vectors), str(gen / "index.faiss"))
-        faiss.write_index(_flat_index(index.sentence_vectors), str(gen / "sentences.faiss"))
-        _fsync_write(gen / "chunks.jsonl", _jsonl(index.chunks))
-        _fsync_write(gen / "sentences.jsonl", _jsonl(index.sentences))
-        _fsync_write(gen / "timeline.json", json.dumps({"events": [e.to_dict() for e in index.timeline]},
-                                                       ensure_ascii=False).encode("utf-8"))
-        manifest = dict(index.manifest, files={name: _sha256_file(gen / name) for name in FILES},
+        parts, stores = {}, {}
+        for name in JSONL:
+            records, vectors = index.part(name)
+            stores[name] = backend.create(gen, name, index.manifest["dimension"])
+            stores[name].add(range(len(records)), vectors, _payloads(records))
+            parts[name] = backend.persist(stores[name], gen, name) | {"vectors_sha256": _vectors_sha256(vectors)}
+            _fsync_write(gen / JSONL[name], _jsonl(records))
+        _fsync_write(gen / TIMELINE, json.dumps({"events": [e.to_dict() for e in index.timeline]},
+                                                ensure_ascii=False).encode("utf-8"))
+        files = [*JSONL.values(), TIMELINE, *(f for record in parts.values() for f in backend.files(record))]
+        manifest = dict(index.manifest, store=backend.describe() | {"parts": parts},
+                        files={name: _sha256_file(gen / name) for name in sorted(files)},
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         _fsync_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         atomic_write(index_dir / CURRENT, gen.name.encode())  # the commit point
-        index.manifest, index.generation = manifest, gen.name
+        index.manifest, index.generation, index.stores = manifest, gen.name, stores
         for old in index_dir.glob("gen-*"):
             if old != gen:
                 shutil.rmtree(old, ignore_errors=True)
+        with suppress(Exception):  # committed already: the next commit drops what is left (as rmtree above)
+            backend.prune(index_dir, gen.name)
         return gen
 
 
@@ -278,8 +327,10 @@ def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
         if missing:
             raise IndexDamaged(f"the index is damaged (manifest.json lacks {', '.join(missing[:5])}): "
                                "run `rag index rebuild`")
-        hashes = manifest["files"]
-        for name in FILES:
+        hashes, store = manifest["files"], manifest.get("store", FAISS)
+        backend = backend_for(store)
+        parts = store.get("parts") or {"chunks": {"file": "index.faiss"}, "sentences": {"file": "sentences.faiss"}}
+        for name in [*JSONL.values(), TIMELINE, *(f for record in parts.values() for f in backend.files(record))]:
             if name not in hashes or not (gen / name).is_file() or _sha256_file(gen / name) != hashes[name]:
                 raise IndexDamaged(f"the index is damaged (index file {name} does not match its manifest): "
                                    "run `rag index rebuild`")
@@ -290,30 +341,38 @@ def _load_generation(gen: Path, embedder: Embedder | None) -> VectorIndex:
                 f"index was built with {manifest['embedding_model']} ({manifest['dimension']}d) but the "
                 f"embedder is {embedder.name} ({embedder.dimension}d): run `rag index rebuild`"
             )
-        chunks, vectors = _read_part(gen, "index.faiss", "chunks.jsonl", Chunk, manifest["chunk_count"], manifest)
-        sentences, sentence_vectors = _read_part(gen, "sentences.faiss", "sentences.jsonl", SentenceSpan,
-                                                 manifest["sentence_count"], manifest)
-        timeline = [Event(**e) for e in json.loads((gen / "timeline.json").read_text(encoding="utf-8"))["events"]]
+        read = {name: _read_part(gen, name, backend, parts[name], manifest) for name in JSONL}
+        timeline = [Event(**e) for e in json.loads((gen / TIMELINE).read_text(encoding="utf-8"))["events"]]
     except IndexUnavailable:
         raise
+    except StoreMissing as exc:
+        raise IndexDamaged(f"the index is damaged ({exc}): run `rag index rebuild`") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         # Not valid JSON, a missing key, a record of the wrong shape, a file FAISS cannot read.
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         raise IndexDamaged(f"the index is damaged ({detail}): run `rag index rebuild`") from None
-    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors, timeline=timeline)
+    (chunks, vectors, chunk_store), (sentences, sentence_vectors, sentence_store) = read["chunks"], read["sentences"]
+    return VectorIndex(chunks, vectors, manifest, sentences, sentence_vectors, timeline=timeline,
+                       stores={"chunks": chunk_store, "sentences": sentence_store})
 
 
-def _read_part(gen: Path, faiss_name: str, jsonl_name: str, record, expected: int, manifest: dict):
-    """Records and their vectors, refused unless the counts and dimension agree with the manifest."""
-    import faiss
-
-    with (gen / jsonl_name).open(encoding="utf-8") as fh:
+def _read_part(gen: Path, name: str, backend: StoreBackend, part: dict, manifest: dict):
+    """Records, their vectors and the store they are searched in, refused unless the counts, ids and
+    dimension agree with the manifest (and the vectors with their hash, when it has one)."""
+    record, count_key = RECORDS[name]
+    expected = manifest[count_key]
+    with (gen / JSONL[name]).open(encoding="utf-8") as fh:
         records = [record(**json.loads(line)) for line in fh]
-    flat = faiss.read_index(str(gen / faiss_name))
-    if not (flat.ntotal == len(records) == expected) or flat.d != manifest["dimension"]:
+    store = backend.open(gen, name, part, _payloads(records))
+    ids, vectors = store.vectors()
+    dimension = vectors.shape[1] if len(vectors) else manifest["dimension"]
+    if not (len(ids) == len(records) == expected) or dimension != manifest["dimension"] or (
+            ids != np.arange(len(ids))).any():
         raise IndexDamaged(
-            f"the index is damaged ({faiss_name} holds {flat.ntotal} vectors of {flat.d}d and {jsonl_name} "
-            f"{len(records)} records, manifest says {expected} of {manifest['dimension']}d): run `rag index rebuild`"
-        )
-    vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), "float32")
-    return records, np.asarray(vectors, dtype="float32")
+            f"the index is damaged (the {backend.name} store holds {len(ids)} {name} vectors of {dimension}d and "
+            f"{JSONL[name]} {len(records)} records, manifest says {expected} of {manifest['dimension']}d): "
+            "run `rag index rebuild`")
+    if "vectors_sha256" in part and _vectors_sha256(vectors) != part["vectors_sha256"]:
+        raise IndexDamaged(f"the index is damaged (the {backend.name} store's {name} vectors do not match "
+                           "the manifest): run `rag index rebuild`")
+    return records, vectors, store

@@ -45,6 +45,7 @@ from rag.index import (
 )
 from rag.questions import undecodable
 from rag.settings import Settings, bundled
+from rag.stores import make_backend
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf"}
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -104,7 +105,7 @@ def rebuild_index(settings: Settings, embedder: Embedder, articles: list[Article
         articles = articles if articles is not None else load_corpus(seed_corpus(settings.corpus_dir))
         chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
         index = build_index(articles, chunks, embedder, settings, progress_factory)
-        save_index(index, settings.index_dir)
+        save_index(index, settings.index_dir, make_backend(settings))
         return index
 
 
@@ -185,42 +186,56 @@ def ingest_paths(paths: list[Path], settings: Settings, embedder: Embedder, prog
 
 def _ingest(files: list[Path], settings: Settings, embedder: Embedder, progress_factory) -> IngestReport:
     index = ensure_index(settings, embedder, progress_factory)
-    known = {meta["sha256"] for meta in index.documents.values()}
-    report = IngestReport()
-    pending: dict[str, tuple[Path, str]] = {}
-    for path in files:
-        text = extract_text(path)
-        digest = sha256_bytes(text.encode("utf-8"))
-        if digest in known or digest in pending:
-            report.skipped.append(str(path))
-            continue
-        pending[digest] = (path, text)
-    if not pending:
+    texts = [(path, extract_text(path)) for path in files]
+    keep, report = select_new(texts, index)
+    if not keep:
         return report
-
-    new_articles = []
-    for digest, (path, text) in pending.items():
-        doc_id = f"{_slug(path.stem)}_{digest[:12]}"
-        cleaned = clean_text(text)
-        new_articles.append(Article(doc_id=doc_id, title=guess_title(cleaned), text=cleaned, sha256=digest,
-                                    source=path.name))
+    new_articles = [make_article(*texts[i]) for i in keep]
     chunks = chunk_articles(new_articles, settings.chunk_size, settings.chunk_overlap)
     extended = extend_index(index, new_articles, chunks, embedder, settings, progress_factory)
+    return commit_ingest(report, new_articles, [texts[i][1] for i in keep], extended, settings)
 
-    # Corpus files first (new names only, nothing overwritten), then the index commit.
+
+def select_new(texts: list[tuple[Path, str]], index: VectorIndex) -> tuple[list[int], IngestReport]:
+    """Positions of the (path, text) pairs whose text is new to the index (the first of identical
+    ones), and a report naming the others as skipped."""
+    known = {meta["sha256"] for meta in index.documents.values()}
+    keep, report = [], IngestReport()
+    for i, (path, text) in enumerate(texts):
+        digest = sha256_bytes(text.encode("utf-8"))
+        if digest in known:
+            report.skipped.append(str(path))
+            continue
+        known.add(digest)
+        keep.append(i)
+    return keep, report
+
+
+def make_article(path: Path, text: str) -> Article:
+    """The article a file's extracted text becomes; its id is stable (name and content hash)."""
+    digest = sha256_bytes(text.encode("utf-8"))
+    cleaned = clean_text(text)
+    return Article(doc_id=f"{_slug(path.stem)}_{digest[:12]}", title=guess_title(cleaned), text=cleaned,
+                   sha256=digest, source=path.name)
+
+
+def commit_ingest(report: IngestReport, new_articles: list[Article], texts: list[str], extended: VectorIndex,
+                  settings: Settings) -> IngestReport:
+    """Corpus files first (new names only, nothing overwritten), then the index commit; the corpus
+    files are taken back if the commit fails. The caller holds the index lock."""
     metadata_path = settings.corpus_dir / METADATA_FILE
     original_metadata = metadata_path.read_bytes() if metadata_path.is_file() else None
     metadata = read_metadata(settings.corpus_dir)
     written = []
     try:
-        for article, (_, text) in zip(new_articles, pending.values()):
+        for article, text in zip(new_articles, texts):
             target = settings.corpus_dir / f"{article.doc_id}.txt"
             atomic_write(target, text.encode("utf-8"))
             written.append(target)
             metadata[target.name] = {"title": article.title, "authors": [], "outlet": None, "date": None,
                                      "source": article.source}
         atomic_write(metadata_path, json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"))
-        save_index(extended, settings.index_dir)
+        save_index(extended, settings.index_dir, make_backend(settings))
     except BaseException:
         for target in written:
             target.unlink(missing_ok=True)
@@ -228,5 +243,6 @@ def _ingest(files: list[Path], settings: Settings, embedder: Embedder, progress_
             atomic_write(metadata_path, original_metadata)
         raise
     report.added = [a.doc_id for a in new_articles]
-    report.chunks_added = len(chunks)
+    added = set(report.added)
+    report.chunks_added = sum(c.doc_id in added for c in extended.chunks)
     return report

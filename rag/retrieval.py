@@ -1,6 +1,7 @@
 """Stage 4 — hybrid retrieval of chunks: dense chunks, dense sentences voting for their chunk, BM25.
 
-Dense chunk search finds the topic; a sentence-level dense hit finds the one sentence that
+Dense searches go to the index's vector stores (rag.stores: FAISS or Qdrant, with the article
+filter). Dense chunk search finds the topic; a sentence-level dense hit finds the one sentence that
 paraphrases the question inside a chunk about something else; BM25 finds names, dates and
 figures the small embedder blurs. Chunks are embedded and BM25-indexed with their contextual
 header (title, authors, date, section). The three rankings are fused by reciprocal rank or by
@@ -69,30 +70,6 @@ def chunk_sentences(index: VectorIndex) -> list[range]:
     return ranges
 
 
-def _flat(vectors: np.ndarray):
-    import faiss
-
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        flat.add(vectors)
-    return flat
-
-
-def _knn(flat, query: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-    """Top-n rows by inner product, only among `allowed` row ids when given."""
-    import faiss
-
-    if flat.ntotal == 0 or n <= 0:
-        return []
-    params = None
-    if allowed is not None:
-        if not len(allowed):
-            return []
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype("int64")))
-    scores, ids = flat.search(query[None, :], min(n, flat.ntotal), params=params)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-
 class HybridRetriever(BaseRetriever):
     """A LangChain retriever; `search` is the typed entry point the service uses."""
 
@@ -109,8 +86,6 @@ class HybridRetriever(BaseRetriever):
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # dense chunk, dense sentence, BM25
     _ranges: list[range] = PrivateAttr(default_factory=list)
     _sentence_chunk: np.ndarray = PrivateAttr(default=None)
-    _chunk_flat: Any = PrivateAttr(default=None)
-    _sentence_flat: Any = PrivateAttr(default=None)
 
     def model_post_init(self, __context: Any) -> None:
         self._ranges = chunk_sentences(self.index)
@@ -121,8 +96,8 @@ class HybridRetriever(BaseRetriever):
                 if owner[row] < 0:
                     owner[row] = pos
         self._sentence_chunk = owner
-        self._chunk_flat = _flat(self.index.vectors)
-        self._sentence_flat = _flat(self.index.sentence_vectors)
+        for part in ("chunks", "sentences"):
+            self.index.store(part)  # an unsaved index gets its in-memory stores now, not at the first question
 
     @classmethod
     def from_index(cls, index: VectorIndex, embedder: Embedder, **kwargs) -> HybridRetriever:
@@ -137,11 +112,6 @@ class HybridRetriever(BaseRetriever):
 
     def embed(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.embed_query(text), dtype="float32")
-
-    def _allowed(self, doc_ids: set[str] | None, records) -> np.ndarray | None:
-        if not doc_ids:
-            return None
-        return np.array([i for i, r in enumerate(records) if r.doc_id in doc_ids], dtype="int64")
 
     def _lexical(self, query: str, doc_ids: set[str] | None) -> np.ndarray:
         """BM25 score of every chunk (0 outside the article filter)."""
@@ -161,8 +131,8 @@ class HybridRetriever(BaseRetriever):
         wanted = set(doc_ids) if doc_ids else None
         n = max(self.fetch_k, k)
         q = self.embed(query) if query_vector is None else query_vector
-        dense_hits = _knn(self._chunk_flat, q, n, self._allowed(wanted, self.chunks))
-        sentence_hits = _knn(self._sentence_flat, q, 4 * n, self._allowed(wanted, self.index.sentences))
+        dense_hits = self.index.store("chunks").search(q, n, wanted)
+        sentence_hits = self.index.store("sentences").search(q, 4 * n, wanted)
         lexical = self._lexical(query, wanted)
 
         best_sentence: dict[int, float] = {}

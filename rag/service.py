@@ -36,6 +36,8 @@ from rag.llms.factory import model_choices
 from rag.questions import validate_doc_ids, validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
+from rag.stores import make_backend
+from rag.stores.factory import location
 from rag.timeline import Event as TimelineEvent, date_bound, select
 from rag.verification import (Candidate, Citation, DraftChecker, Sentence, cached, candidates, is_abstention,
                                verify_answer)
@@ -397,4 +399,7 @@ def _load(settings: Settings, embedder: Embedder) -> VectorIndex:
     if index.manifest["chunking"] != chunking_params(settings):
         raise IndexMissing(f"the index in {settings.index_dir} was built with other chunking settings "
                            f"({index.manifest['chunking']}): run `rag index rebuild`")
+    if (store := make_backend(settings).describe()) != index.store_description:
+        raise IndexMissing(f"the index in {settings.index_dir} keeps its vectors in {location(index.store_description)}, "
+                           f"the settings say {location(store)}: run `rag index rebuild`")
     return index

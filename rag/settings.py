@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         "onnx", description="onnx: all-MiniLM-L6-v2 on ONNX Runtime (default: same vectors as minilm, faster, no "
                             "torch at run time); minilm: the same model through sentence-transformers/torch")
 
+    # the vector store
+    vector_store: Literal["faiss", "qdrant"] = Field(
+        "faiss", description="faiss: files in each index generation; qdrant: a collection per generation (rag.stores)")
+    qdrant_url: str | None = Field(None, description="a Qdrant server or cluster (else local mode at qdrant_path)")
+    qdrant_path: Path | None = Field(None, description="Qdrant local mode's folder (default: <index_dir>/qdrant)")
+    qdrant_prefix: str = Field("kuril-rag", pattern=r"^[A-Za-z0-9_-]+$",
+                               description="collection-name prefix: one per index sharing a Qdrant server")
+
     # retrieval
     k: int = Field(4, ge=1, le=K_MAX, description="chunks retrieved; evidence is selected from their sentences")
     fetch_k: int = Field(20, ge=1, description="candidates per ranking before fusion")
@@ -123,6 +131,9 @@ class Settings(BaseSettings):
     def _under_home(self) -> Settings:
         self.corpus_dir = self.corpus_dir or self.home / "corpus"
         self.index_dir = self.index_dir or self.home / "index"
+        self.qdrant_path = self.qdrant_path or self.index_dir / "qdrant"
+        if self.qdrant_url and self.vector_store != "qdrant":
+            raise ValueError("qdrant_url is set but vector_store is not qdrant: set RAG_VECTOR_STORE=qdrant too")
         return self
 
     @classmethod

@@ -206,6 +206,11 @@ def timeline(
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help=".txt .md .html .pdf files or folders")],
+    ray: Annotated[bool, flag("--ray", help="read, chunk and embed on Ray Data (a local Ray instance unless "
+                                            "--ray-address names a cluster); needs the `scale` extra")] = False,
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", metavar="ADDRESS", help="join this Ray cluster (e.g. ray://head:10001 or auto); implies --ray",
+        show_default=False)] = None,
     config: ConfigOpt = None,
 ):
     """Add articles to the corpus and the index (exact duplicates are skipped)."""
@@ -214,7 +219,12 @@ def ingest(
         from rag.embedders import make_embedder
         from rag.ingest import ingest_paths
 
-        report = ingest_paths(paths, settings, make_embedder(settings), progress_factory)
+        if ray or ray_address:
+            from rag.ingest_ray import ingest_paths_ray
+
+            report = ingest_paths_ray(paths, settings, make_embedder(settings), ray_address, progress_factory)
+        else:
+            report = ingest_paths(paths, settings, make_embedder(settings), progress_factory)
     for doc_id in report.added:
         typer.echo(f"added {doc_id}")
     for path in report.skipped:
@@ -228,14 +238,17 @@ def index_info(config: ConfigOpt = None, as_json: JsonOpt = False):
     settings = build_settings(config)
     with guard():
         from rag.index import load_index
+        from rag.stores.factory import location
 
-        manifest = load_index(settings.index_dir).manifest
+        index = load_index(settings.index_dir)
+        manifest = index.manifest
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
         return
     typer.echo(f"index:     {settings.index_dir}\ncorpus:    {settings.corpus_dir}\nembedding: "
                f"{manifest['embedding_model']} ({manifest['dimension']}d)\nchunking:  {manifest['chunking']}\n"
-               f"chunks:    {manifest['chunk_count']}\ncreated:   {manifest['created']}")
+               f"chunks:    {manifest['chunk_count']}\nstore:     {location(index.store_description)}\n"
+               f"created:   {manifest['created']}")
     for doc_id, doc in manifest["documents"].items():
         typer.echo(f"  {doc_id}  {doc['title']}")
 

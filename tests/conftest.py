@@ -30,7 +30,8 @@ def no_network(monkeypatch):
 def clean_env(monkeypatch):
     """Settings come from the test, not from the developer's shell or a stray rag.toml."""
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", "RAG_CONFIG", "RAG_HOME", "RAG_LLM", "RAG_INDEX_DIR",
-                "RAG_CORPUS_DIR", "RAG_EMBEDDER", "RAG_K", "RAG_LOCAL_MODEL", "RAG_API_KEY"):
+                "RAG_CORPUS_DIR", "RAG_EMBEDDER", "RAG_K", "RAG_LOCAL_MODEL", "RAG_API_KEY", "RAG_VECTOR_STORE",
+                "RAG_QDRANT_URL", "RAG_QDRANT_PATH"):
         monkeypatch.delenv(var, raising=False)
 
 
