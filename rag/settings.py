@@ -65,9 +65,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0)
 
     # embeddings
-    embedder: Literal["onnx", "minilm", "fake"] = Field(
-        "onnx", description="onnx: all-MiniLM-L6-v2 on ONNX Runtime (default: same vectors as minilm, faster, no "
-                            "torch at run time); minilm: the same model through sentence-transformers/torch")
+    embedder: Literal["openvino", "onnx", "minilm", "fake"] = Field(
+        "openvino", description="all-MiniLM-L6-v2 exported to ONNX, run by OpenVINO (default: bf16 where the CPU "
+                                "has it, fastest) or ONNX Runtime (fp32), neither importing torch; minilm: the "
+                                "same model through sentence-transformers/torch, the reference")
 
     # the vector store
     vector_store: Literal["faiss", "qdrant"] = Field(

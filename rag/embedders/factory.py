@@ -11,6 +11,10 @@ def make_embedder(settings: Settings) -> Embedder:
         from rag.embedders.fake import FakeEmbedder
 
         return FakeEmbedder()
+    if settings.embedder == "openvino":
+        from rag.embedders.openvino import OpenVinoMiniLMEmbedder
+
+        return OpenVinoMiniLMEmbedder.load(settings.model_cache_dir, settings.n_threads)
     if settings.embedder == "onnx":
         from rag.embedders.onnx import OnnxMiniLMEmbedder
 

@@ -1,5 +1,5 @@
-"""The ONNX Runtime embedder: cache handling and the numpy side without the model, parity with the torch
-backend and the torch-free run time with it (integration)."""
+"""The embedders that run the ONNX export (ONNX Runtime, OpenVINO): cache handling and the numpy side
+without the model, parity with the torch backend and the torch-free run time with them (integration)."""
 
 from __future__ import annotations
 
@@ -157,8 +157,12 @@ def onnx_cache(tmp_path_factory):
     return cache
 
 
+EXPORT_BACKENDS = ("onnx", "openvino")  # both run the same export
+
+
 @pytest.mark.integration
-def test_matches_sentence_transformers_on_every_chunk_and_sentence(onnx_cache):
+@pytest.mark.parametrize("backend", EXPORT_BACKENDS)
+def test_matches_sentence_transformers_on_every_chunk_and_sentence(onnx_cache, backend):
     from rag.chunking import chunk_articles
     from rag.documents import load_corpus
     from rag.embedders import make_embedder
@@ -168,7 +172,7 @@ def test_matches_sentence_transformers_on_every_chunk_and_sentence(onnx_cache):
     articles = load_corpus(CHECKOUT / "corpus")
     chunks = [c.search_text for c in chunk_articles(articles, 900, 150)]
     sentences = [s.text for s in article_sentences(articles)]
-    embedder = make_embedder(load_settings(embedder="onnx", model_cache_dir=onnx_cache))
+    embedder = make_embedder(load_settings(embedder=backend, model_cache_dir=onnx_cache))
     assert isinstance(embedder, OnnxMiniLMEmbedder) and embedder.name != MiniLMEmbedder.name
     torch_embedder = MiniLMEmbedder()
     for texts in (chunks, sentences):
@@ -179,12 +183,13 @@ def test_matches_sentence_transformers_on_every_chunk_and_sentence(onnx_cache):
 
 
 @pytest.mark.integration
-def test_embedding_with_an_existing_export_never_imports_torch(onnx_cache, tmp_path):
+@pytest.mark.parametrize("backend", EXPORT_BACKENDS)
+def test_embedding_with_an_existing_export_never_imports_torch(onnx_cache, tmp_path, backend):
     code = (
         "import sys, json\n"
         "from rag.embedders import make_embedder\n"
         "from rag.settings import load_settings\n"
-        f"e = make_embedder(load_settings(embedder='onnx', model_cache_dir={str(onnx_cache)!r}))\n"
+        f"e = make_embedder(load_settings(embedder={backend!r}, model_cache_dir={str(onnx_cache)!r}))\n"
         "vectors = e.embed_documents(['The Kuril Islands', 'Shikotan and Habomai']) + [e.embed_query('Who?')]\n"
         "print(json.dumps({'dims': [len(v) for v in vectors], 'torch': 'torch' in sys.modules}))\n"
     )
@@ -196,14 +201,15 @@ def test_embedding_with_an_existing_export_never_imports_torch(onnx_cache, tmp_p
 
 @pytest.mark.integration
 def test_retrieval_eval_agrees_with_the_torch_backend(onnx_cache, tmp_path):
-    """The default (ONNX) backend ranks the gold evidence as the torch reference does."""
+    """The export run by ONNX Runtime and by OpenVINO (the default) ranks the gold evidence as the torch
+    reference does."""
     from evals import harness
     from rag.embedders import make_embedder
     from rag.ingest import rebuild_index
     from rag.service import Assistant
 
     scores = {}
-    for backend in ("minilm", "onnx"):
+    for backend in ("minilm", *EXPORT_BACKENDS):
         settings = load_settings(embedder=backend, llm="fake", model_cache_dir=onnx_cache,
                                  index_dir=tmp_path / backend)
         rebuild_index(settings, make_embedder(settings))
@@ -212,16 +218,18 @@ def test_retrieval_eval_agrees_with_the_torch_backend(onnx_cache, tmp_path):
         records, _ = harness.load_gold_set(harness.GOLD, corpus.articles)
         retrieval = harness.summarize(harness.run(assistant, records, corpus, answer=False))["retrieval"]
         scores[backend] = retrieval["recall@5"], retrieval["mrr@10"]
-    (torch_recall, torch_mrr), (onnx_recall, onnx_mrr) = scores["minilm"], scores["onnx"]
-    assert abs(onnx_recall - torch_recall) <= 0.01 and abs(onnx_mrr - torch_mrr) <= 0.01, scores
+    torch_recall, torch_mrr = scores.pop("minilm")
+    for recall, mrr in scores.values():
+        assert abs(recall - torch_recall) <= 0.01 and abs(mrr - torch_mrr) <= 0.01, scores
 
 
 @pytest.mark.integration
-def test_rag_retrieve_loads_neither_torch_nor_the_llm(onnx_cache, tmp_path):
+@pytest.mark.parametrize("backend", EXPORT_BACKENDS)
+def test_rag_retrieve_loads_neither_torch_nor_the_llm(onnx_cache, tmp_path, backend):
     from rag.embedders import make_embedder
     from rag.ingest import rebuild_index
 
-    settings = load_settings(embedder="onnx", model_cache_dir=onnx_cache, index_dir=tmp_path / "index")
+    settings = load_settings(embedder=backend, model_cache_dir=onnx_cache, index_dir=tmp_path / "index")
     rebuild_index(settings, make_embedder(settings))
     code = (
         "import json, sys\n"
@@ -233,10 +241,17 @@ def test_rag_retrieve_loads_neither_torch_nor_the_llm(onnx_cache, tmp_path):
         "heavy = ['torch', 'sentence_transformers', 'transformers', 'llama_cpp', 'openai', 'gradio']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]), file=sys.stderr)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "RAG_EMBEDDER": "onnx", "RAG_MODEL_CACHE_DIR": str(onnx_cache),
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "RAG_EMBEDDER": backend, "RAG_MODEL_CACHE_DIR": str(onnx_cache),
            "RAG_INDEX_DIR": str(settings.index_dir)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["results"][0]["doc_id"]
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+
+
+def test_openvino_uses_bf16_only_where_the_cpu_computes_it():
+    from rag.embedders.openvino import precision
+
+    assert precision(["FP32", "BF16", "INT8"]) == "bf16"
+    assert precision(["FP32", "FP16", "INT8"]) == "f32"
