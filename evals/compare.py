@@ -9,19 +9,19 @@ addresses the question and is not scored. The scoring functions are pure; `run` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from rag import metrics as M
+from rag.gold import read_jsonl
 
 GOLD = Path(__file__).with_name("compare_gold.jsonl")
 VALUE_KINDS = ("dates", "amounts", "figures")  # what the deterministic comparison can find; "judgement" it cannot
 
 
 def load(path: Path = GOLD) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """The comparison questions; ValueError naming the line of the first bad one."""
+    return read_jsonl(path, ("id", "question", "addresses", "silent", "differences"))
 
 
 def coverage(result: dict, record: dict) -> dict[str, float]:

@@ -10,8 +10,9 @@ events that match no gold event, rather than as a claim that those are wrong.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from rag.gold import read_jsonl
 
 GOLD = Path(__file__).with_name("timeline_gold.jsonl")
 FIELDS = ("id", "date", "precision", "event", "key_terms", "doc_ids")
@@ -19,19 +20,7 @@ FIELDS = ("id", "date", "precision", "event", "key_terms", "doc_ids")
 
 def load_timeline_gold(path: Path = GOLD) -> list[dict]:
     """The gold events; ValueError naming the line of the first bad one."""
-    records = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-        missing = [f for f in FIELDS if f not in record]
-        if missing:
-            raise ValueError(f"{path}:{n}: missing {', '.join(missing)}")
-        records.append(record)
-    return records
+    return read_jsonl(path, FIELDS)
 
 
 def _terms_in(record: dict, event: dict) -> bool:

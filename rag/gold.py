@@ -27,11 +27,10 @@ QUESTION_TYPES = frozenset({"factual", "why_how", "multi_doc", "paraphrase", "fo
 SPLITS = frozenset({"dev", "heldout"})
 
 
-def load_gold(path: Path) -> list[dict]:
-    """Read the JSONL gold set, failing loudly with the line number of the first bad line.
-
-    Hand-edited JSONL breaks easily; a bare JSONDecodeError would not say which record.
-    """
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The JSON objects of a hand-edited JSONL file (blank lines skipped), each with the `required`
+    fields; ValueError with the line number of the first bad line, which a bare JSONDecodeError
+    would not give."""
     records = []
     with Path(path).open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
@@ -43,11 +42,16 @@ def load_gold(path: Path) -> list[dict]:
                 raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            missing = [name for name in REQUIRED_FIELDS if name not in record]
+            missing = [name for name in required if name not in record]
             if missing:
                 raise ValueError(f"{path}:{lineno}: record {record.get('id', '?')} lacks {', '.join(missing)}")
             records.append(record)
     return records
+
+
+def load_gold(path: Path) -> list[dict]:
+    """Read the JSONL gold set, failing loudly with the line number of the first bad line."""
+    return read_jsonl(path, REQUIRED_FIELDS)
 
 
 def validate_gold(records: list[dict], articles: dict[str, str]) -> list[str]:

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 from rag.documents import DocumentError, clean_text, decode_text, load_corpus

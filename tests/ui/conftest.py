@@ -101,3 +101,32 @@ def gated_app(assistant) -> Iterator[tuple[str, GatedFakeLLM]]:
     finally:
         llm.gate.set()  # let held requests finish before the server closes
         server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from ui.screenshot import launch_chromium
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the chat, ready for a question; fails the test on any JavaScript error."""
+    from ui.screenshot import VIEWPORT
+
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_url)
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from rag.settings import CHECKOUT
-from ui.screenshot import VIEWPORT, ask, launch_chromium
+from ui.screenshot import VIEWPORT, ask
 
 pytestmark = pytest.mark.browser
 
@@ -27,25 +25,6 @@ WATCH_TRANSCRIPT = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, app_url) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(app_url)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def shoot(page: Page, name: str) -> None:

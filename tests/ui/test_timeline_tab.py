@@ -10,7 +10,6 @@ import pytest
 from rag.settings import CHECKOUT
 from rag.timeline import Event
 from ui import render
-from ui.screenshot import VIEWPORT, launch_chromium
 from ui.timeline import brushed, chart_frame, chart_limits
 
 SHOTS = CHECKOUT / "test-output" / "ui"
@@ -58,22 +57,6 @@ def test_the_timeline_api_returns_the_libraries_events_and_its_errors(app_url, a
     assert data == {"events": expected} and expected
     with pytest.raises(AppError, match="the 'from' date must be written"):
         client.predict("Dec 2016", api_name="/timeline")
-
-
-@pytest.fixture
-def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page = browser.new_page(viewport=VIEWPORT)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(app_url)
-        page.locator("#question textarea").wait_for()
-        yield page
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 @pytest.mark.browser
