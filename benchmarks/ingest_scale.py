@@ -2,7 +2,7 @@
 search latency). Generated articles (sentences of the bundled ones, shuffled) go into fresh data
 folders with empty corpora, so only they are read, chunked and embedded. Numbers, not assertions.
 
-    .venv/bin/python benchmarks/ingest_scale.py [--docs 300] [--embedder minilm] [--ray-address ADDR]
+    .venv/bin/python benchmarks/ingest_scale.py [--docs 300] [--embedder openvino|onnx|minilm|fake] [--ray-address ADDR]
 
 Ray's figure is given with and without starting the local instance (or joining the cluster).
 """
@@ -23,7 +23,7 @@ from rag.embedders import make_embedder
 from rag.index import article_sentences, load_index, save_index
 from rag.ingest import ingest_paths
 from rag.ingest_ray import ingest_paths_ray, ray_session
-from rag.settings import bundled, load_settings
+from rag.settings import Settings, bundled, load_settings
 from rag.stores import make_backend
 
 QUERIES = ["What did the 1956 declaration provide?", "Why did Moscow end the peace-treaty talks?",
@@ -56,7 +56,8 @@ def line(name: str, value: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=300)
-    parser.add_argument("--embedder", choices=["minilm", "onnx", "fake"], default="minilm")
+    parser.add_argument("--embedder", choices=["openvino", "onnx", "minilm", "fake"],
+                        default=Settings.model_fields["embedder"].default, help="default: the settings' default")
     parser.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: a local instance)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="rag-ingest-scale-"))
