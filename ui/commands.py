@@ -15,7 +15,7 @@ def serve(
     share: Annotated[bool, flag("--share", help="create a public Gradio share link")] = False,
     llm: LLMOpt = None, local_model: ModelOpt = None, config: ConfigOpt = None,
 ):
-    """Start the Gradio chat (and its /ask API)."""
+    """Start the chat, its /ask, /compare and /timeline API and the OpenAI-compatible /v1 API."""
     settings = build_settings(config, llm=llm, local_model=local_model)
     with guard():
         from ui.app import launch
