@@ -41,11 +41,22 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _is_valid(target: Path, marker: Path, source: dict) -> bool:
-    """The export exists, was made from these installed weights, and is byte-for-byte what was written."""
+def _is_valid(target: Path, marker: Path, weights: Path) -> bool:
+    """The export exists, is byte-for-byte what was written, and was made from these installed weights.
+
+    The weights are recognised by size and mtime, else by content: another install of the same package
+    (a second venv, a CI clone) sharing the cache has the same bytes under another mtime, and takes the
+    export over with one hash of the weights instead of exporting again."""
     try:
         recorded = json.loads(marker.read_text())
-        return recorded["source"] == source and recorded["sha256"] == _sha256(target)
+        if recorded["sha256"] != _sha256(target):
+            return False
+        if recorded["source"] == file_stamp(weights):
+            return True
+        if recorded["source_sha256"] != _sha256(weights):
+            return False
+        atomic_write(marker, json.dumps(recorded | {"source": file_stamp(weights)}).encode())
+        return True
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -89,12 +100,12 @@ def ensure_onnx_model(cache_dir: Path, source_dir: Path) -> Path:
 
     target = cache_dir / f"all-MiniLM-L6-v2.v{EXPORT_VERSION}.onnx"
     marker = target.with_suffix(".verified.json")
-    source = file_stamp(source_dir / "model.safetensors")
-    if _is_valid(target, marker, source):
+    weights = source_dir / "model.safetensors"
+    if _is_valid(target, marker, weights):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(target.with_suffix(".lock")):
-        if _is_valid(target, marker, source):  # another process exported it while this one waited
+        if _is_valid(target, marker, weights):  # another process exported it while this one waited
             return target
         tmp = target.with_name(f".{target.name}.tmp")  # one name: only the lock holder writes it
         try:
@@ -103,7 +114,8 @@ def ensure_onnx_model(cache_dir: Path, source_dir: Path) -> Path:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-        atomic_write(marker, json.dumps({"sha256": digest, "source": source}).encode())
+        atomic_write(marker, json.dumps({"sha256": digest, "source": file_stamp(weights),
+                                         "source_sha256": _sha256(weights)}).encode())
     return target
 
 

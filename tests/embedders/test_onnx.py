@@ -255,3 +255,13 @@ def test_openvino_uses_bf16_only_where_the_cpu_computes_it():
 
     assert precision(["FP32", "BF16", "INT8"]) == "bf16"
     assert precision(["FP32", "FP16", "INT8"]) == "f32"
+
+
+def test_same_weights_in_another_install_reuse_the_export(fake_export):
+    """A second venv or a CI clone installs the same bytes with another mtime: no second export."""
+    source, cache, calls = fake_export
+    path = ensure_onnx_model(cache, source)
+    weights = source / "model.safetensors"
+    os.utime(weights, ns=(1, 1))
+    assert ensure_onnx_model(cache, source) == path and len(calls) == 1
+    assert ensure_onnx_model(cache, source) == path and len(calls) == 1  # and the new mtime is remembered
