@@ -180,6 +180,12 @@ class Assistant:
         loading = self._llms.get(model or self.default_model)
         return loading is not None and loading.done() and loading.exception() is None
 
+    def _loaded(self, model: str | None) -> Generator[Event, None, LLM]:
+        """The request's model, after a Status("loading") when it is not loaded yet."""
+        if not self.model_loaded(model):
+            yield Status("loading", model or self.default_model)
+        return self.llm(model)
+
     def with_llm(self, llm: LLM) -> Assistant:
         """The same index and embedder answering with `llm` as the default model (tests, embedding apps)."""
         return dataclasses.replace(self, _llms={self.default_model: _ready(llm)}, _lock=threading.Lock())
@@ -259,9 +265,7 @@ class Assistant:
         started = time.perf_counter()
         self.refresh()
         question, k, doc_ids, history, model = self.validate(question, k, doc_ids, history, model)
-        if not self.model_loaded(model):
-            yield Status("loading", model or self.default_model)
-        llm = self.llm(model)
+        llm = yield from self._loaded(model)
         standalone, notes = None, []
         if history:
             yield Status("rewriting")
@@ -332,9 +336,7 @@ class Assistant:
         started = time.perf_counter()
         self.refresh()
         question, k, doc_ids, _, model = self.validate(question, k, doc_ids, None, model)
-        if not self.model_loaded(model):
-            yield Status("loading", model or self.default_model)
-        llm = self.llm(model)
+        llm = yield from self._loaded(model)
         usage = Usage(prompt_tokens=0, completion_tokens=0)
         parts = []
         for article in [a for a in self.articles() if not doc_ids or a.doc_id in doc_ids]:
