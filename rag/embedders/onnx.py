@@ -160,19 +160,22 @@ class OnnxMiniLMEmbedder(Embedder):
 
     @classmethod
     def load(cls, cache_dir: Path, n_threads: int | None = None) -> OnnxMiniLMEmbedder:
-        """Export if needed, then open the model; `n_threads` None lets ONNX Runtime use every core."""
-        import onnxruntime
-
+        """Export if needed, then open the model (`open_session`); `n_threads` None: every core."""
         # No tokenizers thread pool (as MiniLMEmbedder), so a forked child cannot deadlock in it;
         # tokenising is about 1% of the embedding time anyway.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         source_dir = minilm_dir()
-        path = ensure_onnx_model(cache_dir, source_dir)
+        return cls(cls.open_session(ensure_onnx_model(cache_dir, source_dir), n_threads), load_tokenizer(source_dir))
+
+    @staticmethod
+    def open_session(path: Path, n_threads: int | None):
+        """An ONNX Runtime session over the export (the runtime each backend class names)."""
+        import onnxruntime
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = n_threads or 0
         options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return cls(session, load_tokenizer(source_dir))
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         encodings = self._tokenizer.encode_batch(list(texts))

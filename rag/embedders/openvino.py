@@ -8,11 +8,10 @@ it to 0.99). Elsewhere OpenVINO runs fp32. Tokenising, batching and pooling are 
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
-from rag.embedders.onnx import OnnxMiniLMEmbedder, ensure_onnx_model, load_tokenizer, minilm_dir
+from rag.embedders.onnx import OnnxMiniLMEmbedder
 
 
 class OpenVinoSession:
@@ -38,17 +37,14 @@ class OpenVinoMiniLMEmbedder(OnnxMiniLMEmbedder):
     # Its own name: an index built by another backend is rebuilt, not mixed (the vectors differ in bf16).
     name = "openvino:sentence-transformers/all-MiniLM-L6-v2"
 
-    @classmethod
-    def load(cls, cache_dir: Path, n_threads: int | None = None) -> OpenVinoMiniLMEmbedder:
-        """Export if needed (as the ONNX backend), then compile for this CPU; `n_threads` None: every core."""
+    @staticmethod
+    def open_session(path: Path, n_threads: int | None) -> OpenVinoSession:
+        """The export compiled for this CPU (bf16 where it computes it natively)."""
         import openvino
 
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        source_dir = minilm_dir()
-        path = ensure_onnx_model(cache_dir, source_dir)
         core = openvino.Core()
         config = {"INFERENCE_PRECISION_HINT": precision(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")),
                   "PERFORMANCE_HINT": "LATENCY"}
         if n_threads:
             config["INFERENCE_NUM_THREADS"] = n_threads
-        return cls(OpenVinoSession(core.compile_model(str(path), "CPU", config)), load_tokenizer(source_dir))
+        return OpenVinoSession(core.compile_model(str(path), "CPU", config))
