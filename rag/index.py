@@ -43,6 +43,7 @@ from rag.settings import Settings
 from rag.stores import StoreBackend, VectorStore, backend_for, make_backend
 from rag.stores.base import StoreMissing
 from rag.stores.factory import FAISS
+from rag.text import content_words, names
 from rag.timeline import Event, build_timeline
 
 FORMAT_VERSION = 3  # 3: timeline.json, and each document's date (the timeline dates "on January 22" with it)
@@ -98,6 +99,7 @@ class VectorIndex:
     generation: str = ""  # the folder it was loaded from or saved to ("" while only in memory)
     timeline: list[Event] = field(default_factory=list)  # sorted by date
     stores: dict[str, VectorStore] = field(default_factory=dict, repr=False)  # where each part is searched
+    _vocabulary: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sentence_vectors is None:
@@ -115,6 +117,13 @@ class VectorIndex:
     def part(self, name: str) -> tuple[list, np.ndarray]:
         """A part's records and vectors: ("chunks", ...) or ("sentences", ...)."""
         return (self.chunks, self.vectors) if name == "chunks" else (self.sentences, self.sentence_vectors)
+
+    def vocabulary(self, doc_id: str) -> set[str]:
+        """The names and content words of one article (folded as in rag.text), computed once."""
+        if doc_id not in self._vocabulary:
+            text = " ".join(c.text for c in self.chunks if c.doc_id == doc_id)
+            self._vocabulary[doc_id] = names(text) | content_words(text)
+        return self._vocabulary[doc_id]
 
     def store(self, name: str) -> VectorStore:
         """The store a part is searched in: the one it was loaded from or saved to, else (built, not

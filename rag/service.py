@@ -295,7 +295,7 @@ class Assistant:
         claim check and the abstention reasons."""
         raw, first_token_ms, usage = "", None, Usage()
         t1 = time.perf_counter()
-        gap = evidence_gap(query, passages, scored, self.settings.min_evidence_score)
+        gap = evidence_gap(query, passages, scored, self.settings.min_evidence_score, self.index.vocabulary)
         pool, embed = self._pool(evidence), cached(self.embedder.embed_documents)
         draft = DraftChecker(evidence, pool, embed, query) if checked_pieces else None
         if gap is None:

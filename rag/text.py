@@ -61,21 +61,28 @@ def actors(text: str) -> list[str]:
     return out
 
 
-def names(text: str) -> set[str]:
-    """Proper names: capitalised words, folded like actors. The word opening the text is capitalised
-    anyway ("Because", "Negotiations"), so it counts only when it names a known actor."""
-    found = set()
+def name_groups(text: str) -> list[tuple[str, set[str]]]:
+    """Runs of capitalised words that name someone or something, as written and folded like actors
+    ("Mikhail Gorbachev's" -> ("Mikhail Gorbachev", {"mikhai", "gorbac"})). The word opening the text
+    is capitalised anyway ("Because", "Negotiations"), so it counts only when it names a known actor."""
     opening = re.match(r"\W*([^\W_]+)", text)
-    if opening and opening.group(1).lower() in ACTORS:
-        found.add(ACTORS[opening.group(1).lower()])
+    groups = []
     for m in _NAME.finditer(text):
-        if m.start() == (opening.start(1) if opening else -1):
-            m_words = m.group().split()[1:]
-        else:
-            m_words = m.group().split()
-        for w in m_words:
-            w = _POSSESSIVE.sub("", w).lower()
-            if w in _NOT_NAMES or len(w) < 3:
+        written, folded = [], set()
+        for i, w in enumerate(m.group().split()):
+            w = _POSSESSIVE.sub("", w)
+            low = w.lower()
+            if i == 0 and opening and m.start() == opening.start(1) and low not in ACTORS:
                 continue
-            found.add(ACTORS.get(w, w[:6]))
-    return found
+            if low in _NOT_NAMES or len(low) < 3:
+                continue
+            written.append(w)
+            folded.add(ACTORS.get(low, low[:6]))
+        if folded:
+            groups.append((" ".join(written), folded))
+    return groups
+
+
+def names(text: str) -> set[str]:
+    """Proper names, folded like actors (see `name_groups`)."""
+    return set().union(*(folded for _, folded in name_groups(text)))

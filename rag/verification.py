@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import ABSTAIN_TEXT, CITATION_MARKER, actors, content_words, names, numbers
+from rag.text import ABSTAIN_TEXT, ACTORS, CITATION_MARKER, actors, content_words, name_groups, names, numbers
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -43,7 +43,12 @@ _SOURCE_PREFIX = re.compile(
     r"|(?:evidence|passages?) \[?\d+\]?:\s*|the (?:evidence|passages?|articles?) (?:states?|says?|mentions?) that\s*)",
     re.IGNORECASE,
 )
+# "..., according to the evidence." at the end of a claim: the same, after the fact.
+_SOURCE_SUFFIX = re.compile(
+    r",?\s*(?:according to|as (?:stated|mentioned|said) in) (?:the )?(?:evidence|passages?|sources?|articles?)"
+    r"(?=[.!?]?$)", re.IGNORECASE)
 Embed = Callable[[list[str]], np.ndarray]
+_ACTOR_NAMES = frozenset(ACTORS.values())
 
 
 def is_abstention(text: str) -> bool:
@@ -133,8 +138,11 @@ def candidates(evidence: list[Evidence], sentence_texts: Callable[[int], tuple[i
 
 
 def _names_ok(claim: str, span: str, given: set[str]) -> bool:
+    """Every name of the claim is in the span or the question; a name the question gave in part
+    counts whole ("Valery Kistanov" where the question said "Kistanov"), unless that part is an
+    actor every article names ("Russian Ambassador Ivan Petrov" is not vouched for by "Russian")."""
     known = content_words(span) | set(actors(span)) | names(span) | given
-    return names(claim) <= known
+    return all(folded <= known or folded & given - _ACTOR_NAMES for _, folded in name_groups(claim))
 
 
 def _actors_swapped(claim: str, span: str) -> bool:
@@ -166,6 +174,7 @@ def _clean(raw: str) -> tuple[str, list[int]]:
     cited = [int(x) for m in CITATION_MARKER.finditer(raw) for x in m.group(1).split(",")]
     text = _SOURCE_PREFIX.sub("", raw.strip())
     text = re.sub(r"\s+([.!?,;:])", r"\1", CITATION_MARKER.sub("", text)).strip()
+    text = _SOURCE_SUFFIX.sub("", text)
     return text[:1].upper() + text[1:], cited
 
 

@@ -80,3 +80,25 @@ def test_gap_rules(retriever):
     assert evidence_gap("What did the declaration provide in 2031?", passages, scored, 0.0) == \
         "the articles retrieved never mention 2031"
     assert evidence_gap("Was the 1956 declaration cited in 2031?", passages, scored, 0.0) is None  # 1956 is there
+
+
+def test_gap_when_no_retrieved_article_names_who_or_where_the_question_asks_about(retriever):
+    vocabulary = retriever.index.vocabulary
+    question = "What did Mikhail Gorbachev's visit to Tokyo achieve on Shikotan and the Habomai islands?"
+    passages, scored, _ = gather(retriever, question)
+    assert evidence_gap(question, passages, scored, 0.0, vocabulary) == \
+        "the articles retrieved never mention Mikhail Gorbachev"
+    assert evidence_gap(question, passages, scored, 0.0) is None  # the rule needs the articles' words
+    # a name far from the retrieved sentences, but in their article, is no gap ("according to Kistanov")
+    kistanov = "According to Kistanov, is Abe scheduled to meet with Putin in Moscow in late April and in Vladivostok?"
+    passages, scored, _ = gather(retriever, kistanov)
+    assert scored[0].passage.chunk.doc_id == "001_d2eccef5ff420657"
+    assert not any("Kistanov" in p.chunk.text for p in passages)
+    assert evidence_gap(kistanov, passages, scored, 0.0, vocabulary) is None
+
+
+def test_a_quotation_split_over_sentences_comes_whole(retriever):
+    question = "What personal appeal did Abe make to Putin at the Eastern Economic Forum?"
+    _, _, evidence = gather(retriever, question)
+    told = next(e for e in evidence if "Let us overcome all difficulties" in e.text)
+    assert "Vladimir, let you and me fulfill our duty together" in told.text

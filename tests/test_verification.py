@@ -73,6 +73,16 @@ def test_name_missing_from_the_evidence_is_unsupported():
     assert check("Kishida asked Japan for more investment in Russia [1].").abstained
 
 
+def test_a_name_the_question_gave_in_part_counts_whole_but_not_through_an_actor():
+    question = "What did Abe criticize Putin for, according to Kistanov?"
+    assert not check("According to Valery Kistanov, Prime Minister Abe criticized Putin for the delay [3].",
+                     question).abstained
+    assert check("According to Valery Kistanov, Prime Minister Abe criticized Putin for the delay [3].").abstained
+    # "Japan" is in the question, but an actor every article names vouches for no one
+    assert check("Japan's Ambassador Ivan Petrov asked for more investment in Russia [1].",
+                 "What did Japan ask for?").abstained
+
+
 @pytest.mark.parametrize("raw", [
     "Prime Minister Abe criticized Abe for the delay [3].",  # one actor twice where the source has two
     "Tokyo cut off dialogue with Moscow after the sanctions [3].",  # roles reversed
@@ -108,6 +118,8 @@ def test_model_abstention_bare_marker_and_no_evidence_abstain():
 def test_naming_the_source_is_not_part_of_the_claim_but_a_leading_year_is():
     answer = check("According to the evidence [2], Moscow would hand over Shikotan and the Habomai group.")
     assert answer.text == "Moscow would hand over Shikotan and the Habomai group [1]."
+    trailing = check("Moscow would hand over Shikotan and the Habomai group, according to the evidence [2].")
+    assert trailing.text == "Moscow would hand over Shikotan and the Habomai group [1]."
     kept = check("In Moscow, the summit brought no progress [1].")
     assert kept.sentences[0].text.startswith("In Moscow")
 
