@@ -119,9 +119,10 @@ class VectorIndex:
         return (self.chunks, self.vectors) if name == "chunks" else (self.sentences, self.sentence_vectors)
 
     def vocabulary(self, doc_id: str) -> set[str]:
-        """The names and content words of one article (folded as in rag.text), computed once."""
+        """The names and content words of one article, its title and authors included ("according
+        to Streltsov" names the author), folded as in rag.text and computed once."""
         if doc_id not in self._vocabulary:
-            text = " ".join(c.text for c in self.chunks if c.doc_id == doc_id)
+            text = " ".join(c.search_text for c in self.chunks if c.doc_id == doc_id)
             self._vocabulary[doc_id] = names(text) | content_words(text)
         return self._vocabulary[doc_id]
 

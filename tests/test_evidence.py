@@ -95,6 +95,11 @@ def test_gap_when_no_retrieved_article_names_who_or_where_the_question_asks_abou
     assert scored[0].passage.chunk.doc_id == "001_d2eccef5ff420657"
     assert not any("Kistanov" in p.chunk.text for p in passages)
     assert evidence_gap(kistanov, passages, scored, 0.0, vocabulary) is None
+    # an article's author counts too: Streltsov is named in article 004's byline only
+    streltsov = "According to Streltsov, why did the new approach stop bringing political dividends to Abe?"
+    passages, scored, _ = gather(retriever, streltsov)
+    assert "004_64aac8d9b7cb9707" in {p.chunk.doc_id for p in passages}
+    assert evidence_gap(streltsov, passages, scored, 0.0, vocabulary) is None
 
 
 def test_a_quotation_split_over_sentences_comes_whole(retriever):
