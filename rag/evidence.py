@@ -3,9 +3,10 @@
 The small model reads ~350 tokens of numbered sentences instead of ~900 of whole chunks: on a
 CPU the prompt prefill is most of the latency, and a short, focused context is also what it
 answers best from. Each sentence is scored against the standalone question by MiniLM cosine
-(its vector is in the index) plus the share of the question's key terms it contains; a chosen
-sentence brings its neighbour when it opens with a pronoun or connective, or is cut short.
-Evidence is grouped per article under a one-line header and numbered [1]..[m] in that order.
+(its vector is in the index) plus the share of the question's key terms it contains and a small
+prior for its chunk's rank; a chosen sentence brings its neighbour when it opens with a pronoun or
+connective, or is cut short. Evidence is grouped per article under a one-line header, best first,
+and numbered [1]..[m] in that order.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def lexical_score(terms: set[str], text: str, question_numbers: set[str]) -> flo
     return sum(w for t, w in weight.items() if t in words) / sum(weight.values())
 
 
-LEXICAL_WEIGHT = 0.5  # key-term share against cosine: measured on dev, 0.5 to 1.0 select alike
+LEXICAL_WEIGHT = 0.5  # key-term share against cosine: measured on dev, 0.3 to 0.5 select alike
+# The retriever's verdict on the whole chunk, as a prior: a sentence of the top chunk gets +0.05, of
+# the fourth +0.02. MiniLM alone ranks a sentence that echoes the question over the one that answers
+# it; dev key facts present in the evidence 0.88 -> 0.92 (held-out unchanged, 0.97).
+RANK_PRIOR = 0.1
 
 
 @dataclass
@@ -79,23 +84,29 @@ class Scored:
 
     @property
     def score(self) -> float:
-        return self.dense + LEXICAL_WEIGHT * self.lexical
+        return self.dense + LEXICAL_WEIGHT * self.lexical + RANK_PRIOR / (self.passage.rank + 1)
 
 
 def score_sentences(question: str, query_vector: np.ndarray, passages: list[Passage],
                     retriever: HybridRetriever) -> list[Scored]:
-    """Every sentence of the retrieved chunks, scored once (a sentence in two chunks counts once)."""
+    """Every sentence of the retrieved chunks, scored once (a sentence in two chunks counts once).
+    Headings and questions are skipped: a section title such as "Can security be a new foundation
+    of Russian-Japanese relations?" echoes a question but answers none."""
     index = retriever.index
     terms, qnums = content_words(question), set(numbers(question))
     seen: dict[int, Scored] = {}
     for p in passages:
         for row in retriever.sentence_rows(p.position):
             sentence = index.sentences[row]
-            if row in seen or sentence.heading or len(sentence.text) < 20:
+            if row in seen or sentence.heading or len(sentence.text) < 20 or _asks(sentence.text):
                 continue
             dense = float(index.sentence_vectors[row] @ query_vector)
             seen[row] = Scored(row, p, dense, lexical_score(terms, sentence.text, qnums))
     return sorted(seen.values(), key=lambda s: -s.score)
+
+
+def _asks(text: str) -> bool:
+    return text.rstrip("”\"’')").endswith("?")
 
 
 def _quotes(text: str) -> tuple[int, int]:
@@ -191,7 +202,9 @@ def adjacent(index, row: int) -> bool:
 
 def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Evidence]:
     """Adjacent chosen sentences of one article become one span; articles ordered by their best
-    evidence, spans within an article in reading order; numbered in that order."""
+    evidence, spans within an article best first; numbered in that order. Best first, not reading
+    order: the small model answers from the first lines it reads (57 dev questions: key-fact recall
+    0.71 -> 0.76, none worse)."""
     index = retriever.index
     spans: list[list[int]] = []
     for row in sorted(chosen):
@@ -199,12 +212,13 @@ def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Eviden
             spans[-1].append(row)
         else:
             spans.append([row])
+    span_best = {rows[0]: max(chosen[r].score for r in rows) for rows in spans}
     doc_best: dict[str, float] = {}
     for rows in spans:
         doc = index.sentences[rows[0]].doc_id
-        doc_best[doc] = max(doc_best.get(doc, -9.0), max(chosen[r].score for r in rows))
+        doc_best[doc] = max(doc_best.get(doc, -9.0), span_best[rows[0]])
     order = {doc: i for i, doc in enumerate(sorted(doc_best, key=lambda d: -doc_best[d]))}
-    spans.sort(key=lambda rows: (order[index.sentences[rows[0]].doc_id], rows[0]))
+    spans.sort(key=lambda rows: (order[index.sentences[rows[0]].doc_id], -span_best[rows[0]]))
     out = []
     for n, rows in enumerate(spans, start=1):
         first, last = index.sentences[rows[0]], index.sentences[rows[-1]]

@@ -2,7 +2,8 @@ import pytest
 
 from rag.documents import load_corpus
 from rag.embedders.fake import FakeEmbedder
-from rag.evidence import HEADER, estimate_tokens, evidence_gap, format_evidence, score_sentences, select_evidence
+from rag.evidence import (HEADER, Scored, estimate_tokens, evidence_gap, format_evidence, score_sentences,
+                          select_evidence)
 from rag.ingest import ensure_index
 from rag.retrieval import HybridRetriever
 from tests.conftest import CORPUS
@@ -107,3 +108,35 @@ def test_a_quotation_split_over_sentences_comes_whole(retriever):
     _, _, evidence = gather(retriever, question)
     told = next(e for e in evidence if "Let us overcome all difficulties" in e.text)
     assert "Vladimir, let you and me fulfill our duty together" in told.text
+
+
+def test_a_question_in_the_text_is_never_evidence(retriever):
+    """A section title such as "Can security be a new foundation of Russian-Japanese relations?"
+    echoes the question word for word and answers nothing."""
+    title = "Can security be a new foundation of Russian-Japanese relations?"
+    index = retriever.index
+    assert any(s.text == title for s in index.sentences)
+    _, scored, evidence = gather(retriever, title)
+    assert scored and not any(index.sentences[s.row].text.endswith("?") for s in scored)
+    assert all(title not in e.text for e in evidence)
+
+
+def test_a_sentence_of_a_higher_ranked_chunk_wins_a_tie(retriever):
+    """The retriever's verdict on the whole chunk is a prior: equal cosine and key terms, the
+    sentence of the first chunk ranks above the one of the fourth."""
+    passages, scored, _ = gather(retriever)
+    first, fourth = passages[0], passages[3]
+    a, b = Scored(0, first, 0.5, 0.5), Scored(1, fourth, 0.5, 0.5)
+    assert a.score > b.score
+
+
+def test_within_an_article_the_best_evidence_comes_first(retriever):
+    """Best first, not reading order: the small model answers from the first lines it reads."""
+    _, _, evidence = gather(retriever, "How many kinds of goods did Japan's export ban to Russia cover?")
+    by_doc: dict[str, list] = {}
+    for e in evidence:
+        by_doc.setdefault(e.doc_id, []).append(e)
+    assert any(len(spans) > 1 for spans in by_doc.values())
+    for spans in by_doc.values():
+        assert [e.score for e in spans] == sorted((e.score for e in spans), reverse=True)
+    assert evidence[0].score == max(e.score for e in evidence)
