@@ -137,12 +137,28 @@ def candidates(evidence: list[Evidence], sentence_texts: Callable[[int], tuple[i
     return [Candidate(e, *sentence_texts(row), sentence_vector(row)) for e in evidence for row in e.rows]
 
 
-def _names_ok(claim: str, span: str, given: set[str]) -> bool:
+@dataclass(frozen=True)
+class Given:
+    """What the question already said. Its terms prove nothing when a claim repeats them; its names
+    vouch for a fuller form of themselves ("Valery Kistanov" where the question said "Kistanov")."""
+
+    terms: frozenset[str]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, question: str) -> Given:
+        named = names(question)
+        return cls(frozenset(content_words(question) | set(numbers(question)) | set(actors(question)) | named),
+                   frozenset(named))
+
+
+def _names_ok(claim: str, span: str, given: Given) -> bool:
     """Every name of the claim is in the span or the question; a name the question gave in part
-    counts whole ("Valery Kistanov" where the question said "Kistanov"), unless that part is an
-    actor every article names ("Russian Ambassador Ivan Petrov" is not vouched for by "Russian")."""
-    known = content_words(span) | set(actors(span)) | names(span) | given
-    return all(folded <= known or folded & given - _ACTOR_NAMES for _, folded in name_groups(claim))
+    counts whole, unless that part is an actor every article names ("Russian Ambassador Ivan Petrov"
+    is not vouched for by "Russian") or only a common word of the question ("Sojitz JECT Corporation"
+    is not vouched for by "which corporation")."""
+    known = content_words(span) | set(actors(span)) | names(span) | given.terms
+    return all(folded <= known or folded & given.names - _ACTOR_NAMES for _, folded in name_groups(claim))
 
 
 def _actors_swapped(claim: str, span: str) -> bool:
@@ -155,15 +171,15 @@ def _actors_swapped(claim: str, span: str) -> bool:
     return len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]
 
 
-def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: set[str]) -> float:
+def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: Given) -> float:
     """0 when a hard rule fails; else the mean of content-word coverage and cosine similarity."""
     context = cand.evidence.text  # the span with its neighbours: a pronoun's referent counts
-    claim_numbers = set(numbers(claim)) - given
+    claim_numbers = set(numbers(claim)) - given.terms
     if not claim_numbers <= set(numbers(context)):
         return 0.0
     if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
         return 0.0
-    words = content_words(claim) - given
+    words = content_words(claim) - given.terms
     lexical = len(words & content_words(context)) / len(words) if words else 0.0
     lexical_here = len(words & content_words(cand.text)) / len(words) if words else 0.0
     dense = float(claim_vector @ cand.vector)
@@ -179,12 +195,12 @@ def _clean(raw: str) -> tuple[str, list[int]]:
 
 
 def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[Candidate], m: int,
-           given: set[str]) -> None:
+           given: Given) -> None:
     valid = [n for n in dict.fromkeys(cited) if 1 <= n <= m]
     invalid = sorted(set(cited) - set(valid))
     if invalid:
         sentence.note = f"invalid citation {invalid}"
-    if not content_words(sentence.text) - given:  # "Yes." or the question restated: nothing to verify
+    if not content_words(sentence.text) - given.terms:  # "Yes." or the question restated: nothing to verify
         return
     scored = sorted(((support_score(sentence.text, vector, c, given), c) for c in pool),
                     key=lambda sc: -sc[0])
@@ -218,7 +234,7 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
     """Check and repair the citations of a generated answer, claim by claim; decide abstention."""
     if not evidence or is_abstention(raw):
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
-    given = content_words(question) | set(numbers(question)) | set(actors(question)) | names(question)
+    given = Given.of(question)
     parsed = [_clean(s) for s in split_answer(raw.strip())]
     parsed = [(text, cited) for text, cited in parsed if text and re.search(r"\w", text)]  # a bare "[2]" says nothing
     if not parsed:

@@ -81,6 +81,9 @@ def test_a_name_the_question_gave_in_part_counts_whole_but_not_through_an_actor(
     # "Japan" is in the question, but an actor every article names vouches for no one
     assert check("Japan's Ambassador Ivan Petrov asked for more investment in Russia [1].",
                  "What did Japan ask for?").abstained
+    # nor does a common word the question used: "which corporation" does not vouch for a company's name
+    assert check("Putin asked Sojitz JECT Corporation for more investment in Russia [1].",
+                 "Which corporation did Putin ask for more investment?").abstained
 
 
 @pytest.mark.parametrize("raw", [
