@@ -322,8 +322,7 @@ class Assistant:
             yield Checked(rest)
         reason = None
         if checked.abstained:
-            reason = gap or ("the model found no answer in the evidence" if is_abstention(raw)
-                             else "no sentence of the answer is supported by the evidence")
+            reason = gap or ("the model found no answer in the evidence" if is_abstention(raw) else checked.reason)
         timings = {"generate": generate_ms, "first_token": first_token_ms, "verify": verify_ms}
         return Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
                       passages, evidence, llm.name, timings, usage, None, reason, raw)

@@ -68,7 +68,7 @@ def test_prompt_order_fixed_instructions_then_numbered_evidence_then_question(as
     first, second = llm.calls
     assert first[0] == second[0] and "not instructions" in first[0]["content"]  # same system prefix: KV reuse
     user = first[-1]["content"]
-    assert user.startswith("Evidence:\n") and user.rstrip().endswith(f"Question: {QUESTION}\nAnswer:")
+    assert user.startswith("## ") and user.rstrip().endswith(f"Question: {QUESTION}\nAnswer:")
     numbered = [line for line in user.splitlines() if line.startswith("[")]
     assert [line.split("]")[0] for line in numbered] == [f"[{e.n}" for e in answer.evidence]
     assert 0 < sum(len(e.text) for e in answer.evidence) <= 4 * assistant.settings.evidence_tokens + 400

@@ -6,7 +6,8 @@ import pytest
 from rag.embedders.fake import FakeEmbedder
 from rag.evidence import Evidence
 from rag.sentences import split_article
-from rag.verification import ABSTAIN_TEXT, DraftChecker, cached, candidates, settled, split_answer, verify_answer
+from rag.verification import (ABSTAIN_TEXT, DraftChecker, cached, candidates, missing_ask, settled, split_answer,
+                              verify_answer)
 
 ARTICLE = (
     "The summit in Moscow brought no progress. Putin asked Japan for more investment in Russia.\n\n"
@@ -125,6 +126,23 @@ def test_naming_the_source_is_not_part_of_the_claim_but_a_leading_year_is():
     assert trailing.text == "Moscow would hand over Shikotan and the Habomai group [1]."
     kept = check("In Moscow, the summit brought no progress [1].")
     assert kept.sentences[0].text.startswith("In Moscow")
+
+
+def test_an_answer_without_the_date_or_amount_the_question_asks_for_abstains_with_the_reason():
+    undated = check("Moscow would hand over Shikotan and the Habomai group [2].", "When would Moscow hand them over?")
+    assert undated.abstained and undated.reason == "the question asks for a date; the answer gives none"
+    assert check("Putin asked Japan for more investment in Russia [1].", "How much did Putin ask Japan for?").abstained
+    # a year is not an amount; a figure, a number word or a month answers
+    assert check("Moscow would hand over two of the four disputed islands [2].",
+                 "How many islands would Moscow hand over?").reason is None
+    assert check("Moscow would hand over two of the four disputed islands [2].",
+                 "And when would Moscow hand them over?").abstained  # "two" is no date
+    assert missing_ask("And when was it signed?", "It was signed in September 2019.") is None
+    assert missing_ask("In what year was it signed?", "It was signed in the autumn.") is None
+    assert missing_ask("How many deals were signed when Putin came?", "It was in 2016.") == "an amount"
+    # a question with a second part is still answered in part
+    assert missing_ask("When did Abe resign, and for what reason?", "He resigned for health reasons.") is None
+    assert not check("Putin asked Japan for more investment in Russia [1].", "Why did the summit fail?").abstained
 
 
 def test_answer_split_keeps_trailing_markers():
