@@ -56,14 +56,14 @@ _ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|but|then)\s+)?(?:when\b|(?:in |since 
                         r"|since when\b)", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:percentage|share|fraction|proportion"
                           r"|amount|sum)\b", re.IGNORECASE)
-_MONTHS = ("january february march april may june july august september october november december spring summer "
-           "autumn winter century decade").split()
-_AMOUNT_WORDS = ("one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
-                 "hundred hundreds thousand thousands million millions billion billions trillion dozen dozens half "
-                 "third quarter several percent").split()
+_DATE_WORDS = frozenset("january february march april may june july august september october november december "
+                        "spring summer autumn winter century decade".split())
+_AMOUNT_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
+                          "fifty hundred hundreds thousand thousands million millions billion billions trillion dozen "
+                          "dozens half third quarter several percent".split())
 # "When did Abe resign, and for what reason?": the answer to the other part still stands on its own.
-_SECOND_ASK = re.compile(r"\w\W+(?:and|or)\s+(?:(?:for|in|on|at|to|with|from|by) )?(?:what|why|how|who|whom|which|where|when)\b",
-                         re.IGNORECASE)
+_SECOND_ASK = re.compile(r"\w\W+(?:and|or)\s+(?:(?:for|in|on|at|to|with|from|by) )?"
+                         r"(?:what|why|how|who|whom|which|where|when)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 
 
@@ -71,11 +71,11 @@ def missing_ask(question: str, answer: str) -> str | None:
     """What a one-part question asks for that the answer does not give ("a date", "an amount"), or None."""
     if _SECOND_ASK.search(question):
         return None
-    said = words(answer)
-    if _ASKS_WHEN.search(question) and not (numbers(answer) or set(said) & set(_MONTHS)):
+    said = set(words(answer))
+    if _ASKS_WHEN.search(question) and not (numbers(answer) or said & _DATE_WORDS):
         return "a date"
     if _ASKS_AMOUNT.search(question) and not (any(not _YEAR.match(n) for n in numbers(answer))
-                                              or set(said) & set(_AMOUNT_WORDS) or "%" in answer):
+                                              or said & _AMOUNT_WORDS or "%" in answer):
         return "an amount"
     return None
 
@@ -277,9 +277,11 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
         sentences.append(sentence)
     if not any(s.support for s in sentences):
         # Nothing the model said is backed by the evidence: saying so beats a confident guess.
-        return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [], "no sentence of the answer is supported by the evidence")
+        return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [],
+                             "no sentence of the answer is supported by the evidence")
     if missing := missing_ask(question, " ".join(s.text for s in sentences if s.support)):
-        return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [], f"the question asks for {missing}; the answer gives none")
+        return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [],
+                             f"the question asks for {missing}; the answer gives none")
     numbering: dict[int, int] = {}
     for s in sentences:
         for n in s.evidence:
