@@ -91,12 +91,16 @@ def score_sentences(question: str, query_vector: np.ndarray, passages: list[Pass
                     retriever: HybridRetriever) -> list[Scored]:
     """Every sentence of the retrieved chunks, scored once (a sentence in two chunks counts once).
     Headings and questions are skipped: a section title such as "Can security be a new foundation
-    of Russian-Japanese relations?" echoes a question but answers none."""
+    of Russian-Japanese relations?" echoes a question but answers none. The sentence after each
+    chunk is a candidate too: a chunk cut at a paragraph break leaves out how its last sentence goes
+    on ("...Japan's place in the Kremlin's priorities remains invariable" / "The role of Japan can
+    be reviewed only in two cases: ...")."""
     index = retriever.index
     terms, qnums = content_words(question), set(numbers(question))
     seen: dict[int, Scored] = {}
     for p in passages:
-        for row in retriever.sentence_rows(p.position):
+        rows = retriever.sentence_rows(p.position)
+        for row in [*rows, *([rows.stop] if len(rows) and follows(index, rows.stop - 1) else [])]:
             sentence = index.sentences[row]
             if row in seen or sentence.heading or len(sentence.text) < 20 or _asks(sentence.text):
                 continue
@@ -192,12 +196,18 @@ def select_evidence(scored: list[Scored], retriever: HybridRetriever, budget_tok
     return _group(chosen, retriever)
 
 
-def adjacent(index, row: int) -> bool:
-    """Sentence `row + 1` follows `row` in the same paragraph (one space between them)."""
+def follows(index, row: int) -> bool:
+    """Sentence `row + 1` comes next in the same article, a paragraph break between them or not,
+    and neither is a heading."""
     if not 0 <= row < len(index.sentences) - 1:
         return False
     a, b = index.sentences[row], index.sentences[row + 1]
-    return a.doc_id == b.doc_id and b.start == a.end + 1 and not a.heading and not b.heading
+    return a.doc_id == b.doc_id and not a.heading and not b.heading
+
+
+def adjacent(index, row: int) -> bool:
+    """Sentence `row + 1` follows `row` in the same paragraph (one space between them)."""
+    return follows(index, row) and index.sentences[row + 1].start == index.sentences[row].end + 1
 
 
 def _group(chosen: dict[int, Scored], retriever: HybridRetriever) -> list[Evidence]:

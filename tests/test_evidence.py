@@ -140,3 +140,20 @@ def test_within_an_article_the_best_evidence_comes_first(retriever):
     for spans in by_doc.values():
         assert [e.score for e in spans] == sorted((e.score for e in spans), reverse=True)
     assert evidence[0].score == max(e.score for e in evidence)
+
+
+def test_the_sentence_after_a_retrieved_chunk_is_a_candidate(retriever):
+    """A chunk cut at a paragraph break leaves out how its last sentence goes on: "...the place of
+    Japan in the Kremlin's system of foreign political priorities remains invariable" is answered by
+    the next paragraph's "The role of Japan can be reviewed only in two cases"."""
+    from rag.retrieval import Passage
+
+    index = retriever.index
+    row = next(i for i, s in enumerate(index.sentences) if s.text.startswith("The role of Japan can be reviewed"))
+    pos = next(p for p, c in enumerate(index.chunks) if retriever.sentence_rows(p).stop == row)
+    assert index.chunks[pos].end < index.sentences[row].start  # the chunk ends before it
+    passage = Passage(rank=1, chunk=index.chunks[pos], score=1.0, dense=None, bm25=None, position=pos)
+    question = "Under what circumstances could Japan's place in Kremlin priorities be reconsidered?"
+    scored = score_sentences(question, retriever.embed(question), [passage], retriever)
+    rows = {s.row for s in scored}
+    assert row in rows and row + 1 not in rows  # the one after the chunk, not more
