@@ -41,6 +41,9 @@ FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
 JudgeOpt = Annotated[bool, typer.Option(
     "--judge/--no-judge", metavar="",
     help="LLM-judged faithfulness and correctness when an OpenAI-compatible endpoint is set")]
+SourcesOpt = Annotated[bool, typer.Option(
+    "--compare-sources/--no-compare-sources", metavar="",
+    help="full runs: also score `rag compare` on evals/compare_gold.jsonl (the compare section, a few minutes)")]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +64,7 @@ def run(
     ctx: typer.Context, gold: GoldOpt = None, split: SplitOpt = "all", retrieval_only: RetrievalOnlyOpt = False,
     llm: LLMOpt = None, local_model: ModelOpt = None, k: KOpt = None, out: OutOpt = None, limit: LimitOpt = None,
     compare_baselines: BaselinesOpt = False, fail_under: FailUnderOpt = None, judge: JudgeOpt = True,
-    config: ConfigOpt = None,
+    compare_sources: SourcesOpt = True, config: ConfigOpt = None,
 ):
     """Run the gold set and write metrics.json, results.jsonl, report.md/html, qrels and TREC run files."""
     if ctx.invoked_subcommand is not None:
@@ -113,7 +116,7 @@ def run(
                 "started": started.isoformat(timespec="seconds")}
         metrics = {"run": info} | harness.summarize(rows)
         metrics["timeline"] = timeline.evaluate(assistant)  # deterministic: every run, --retrieval-only too
-        if answer:
+        if answer and compare_sources:
             metrics["compare"] = harness.compare_section(assistant, corpus, progress_factory)
         if "judge" not in metrics:
             metrics["judge"] = {"skipped": skipped or "no answers to grade"}

@@ -109,6 +109,15 @@ def test_full_run_on_three_questions_reports_failures_first(env, tmp_path):
     assert html.index('id="failed"') < html.index('id="passed"')
     assert "<svg" in html and "Evidence shown to the model" in html and "Answer sentences" in html
     assert "prompt_tokens_p50" in (out / "report.md").read_text()
+    assert metrics["compare"]["questions"] > 0  # full runs score `rag compare` too, by default
+
+
+def test_a_quick_full_run_can_leave_out_the_compare_section(env, tmp_path):
+    out = tmp_path / "quick"
+    result = rag_eval("--llm", "fake", "--split", "dev", "--limit", "2", "--no-compare-sources", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "compare" not in metrics and metrics["answers"]["questions"] == 2
 
 
 def test_fail_under_exit_codes(env, tmp_path):
