@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rag.evidence import Evidence, format_evidence
@@ -13,6 +14,21 @@ def answer_messages(prompts_dir: Path, question: str, evidence: list[Evidence],
                     model: str | None = None, prompt: str = "answer") -> list[Message]:
     """`prompt`: "answer" (ask), or "compare" for one article's answer in a comparison."""
     return render(prompts_dir, prompt, model, question=question, evidence=format_evidence(evidence))
+
+
+QUOTE_REPLY_TOKENS = 10  # "[2]" or "[3][1]" and a little slack: a quote reply is numbers, not prose
+QUOTED_LINES = 2  # evidence lines a quote answer gives at most
+
+
+def quote_evidence(reply: str, evidence: list[Evidence]) -> str:
+    """The answer a "quote" reply stands for: the evidence lines whose numbers it names, first named
+    first (at most QUOTED_LINES; numbers of no evidence are ignored), each with its [n]; "" when it
+    names none. The 0.5B model on the 64 dev questions: writing its answers, combined 0.38 (key-fact
+    recall 0.46); naming the lines for the system to quote, 0.50 (0.65), at the cost of answering
+    3 of 10 unanswerable questions with a quote (1 before)."""
+    by_n = {e.n: e for e in evidence}
+    named = [int(n) for n in re.findall(r"\d+", reply) if int(n) in by_n]
+    return " ".join(f"{by_n[n].text} [{n}]" for n in list(dict.fromkeys(named))[:QUOTED_LINES])
 
 
 def citation_grammar(evidence_count: int, max_sentences: int = 3) -> str:

@@ -18,6 +18,9 @@ from rag.llms import Message
 
 _MARKER = re.compile(r"\s*\[\d+(?:[,\s]*\d+)*\]")
 _SPACE = re.compile(r"\s+")
+# What a prompt's reply is: "text", the answer itself; "quote", the numbers of the evidence lines that
+# answer, which the system then quotes (rag.generation.quote_evidence) for a model too small to write.
+REPLY_KINDS = ("text", "quote")
 
 
 def inline(text: str) -> str:
@@ -42,6 +45,8 @@ def _parse(path: Path, mtime_ns: int) -> dict:
             if field}
     if used != declared:
         raise PromptError(f"{path.name}: template uses {sorted(used)} but declares {sorted(declared)}")
+    if spec.setdefault("reply", "text") not in REPLY_KINDS:
+        raise PromptError(f"{path.name}: reply must be one of {', '.join(REPLY_KINDS)}, not {spec['reply']!r}")
     return spec
 
 
@@ -49,6 +54,11 @@ def template_path(prompts_dir: Path, name: str, model: str | None = None) -> Pat
     """`<name>.<model>.toml` when a model needs its own wording, else `<name>.toml`."""
     specific = prompts_dir / f"{name}.{model}.toml"
     return specific if model and specific.is_file() else prompts_dir / f"{name}.toml"
+
+
+def reply_kind(prompts_dir: Path, name: str, model: str | None = None) -> str:
+    """The `reply` a template declares (see REPLY_KINDS); "text" when it declares none."""
+    return _load(template_path(prompts_dir, name, model))["reply"]
 
 
 def render(prompts_dir: Path, name: str, model: str | None = None, **variables: str) -> list[Message]:

@@ -28,11 +28,13 @@ from rag.documents import Article, load_corpus
 from rag.embedders import Embedder, make_embedder
 from rag.errors import IndexMissing, InvalidDate, InvalidRequest
 from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
-from rag.generation import answer_messages, citation_grammar, condense_messages
+from rag.generation import (QUOTE_REPLY_TOKENS, answer_messages, citation_grammar, condense_messages,
+                            quote_evidence)
 from rag.history import fit_history
 from rag.index import VectorIndex, chunking_params, live_generation, load_index
 from rag.llms import LLM, Message, Usage, make_llm
 from rag.llms.factory import model_choices
+from rag.prompts import reply_kind
 from rag.questions import validate_doc_ids, validate_request
 from rag.retrieval import HybridRetriever, Mode, Passage
 from rag.settings import Settings
@@ -300,18 +302,13 @@ class Assistant:
         draft = DraftChecker(evidence, pool, embed, query) if checked_pieces else None
         if gap is None:
             yield Status("generating")
-            messages = answer_messages(self.settings.prompts_dir, query, evidence, llm.name.split(":", 1)[-1],
-                                       prompt)
-            grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar else None
-            with self._model_lock:
-                for piece in llm.stream(messages, max_tokens=self.settings.max_tokens,
-                                        temperature=self.settings.temperature, usage=usage, grammar=grammar):
-                    if first_token_ms is None:
-                        first_token_ms = _ms(time.perf_counter() - t1)
-                    raw += piece
-                    yield Token(piece)
-                    if draft and (settled := draft.feed(raw)):
-                        yield Checked(settled)
+            for piece in self._reply(llm, query, evidence, prompt, usage):
+                if first_token_ms is None:
+                    first_token_ms = _ms(time.perf_counter() - t1)
+                raw += piece
+                yield Token(piece)
+                if draft and (settled := draft.feed(raw)):
+                    yield Checked(settled)
         generate_ms = _ms(time.perf_counter() - t1)
         t2 = time.perf_counter()
         checked = verify_answer(raw, evidence if gap is None else [], pool, embed, query)
@@ -326,6 +323,24 @@ class Assistant:
         timings = {"generate": generate_ms, "first_token": first_token_ms, "verify": verify_ms}
         return Answer(question, checked.text, checked.abstained, checked.citations, checked.sentences,
                       passages, evidence, llm.name, timings, usage, None, reason, raw)
+
+    def _reply(self, llm: LLM, query: str, evidence: list[Evidence], prompt: str, usage: Usage) -> Iterator[str]:
+        """The answer's text as it comes: the model's tokens, or for a prompt whose reply is "quote"
+        the evidence lines the model named, quoted whole once it has named them."""
+        model = llm.name.split(":", 1)[-1]
+        messages = answer_messages(self.settings.prompts_dir, query, evidence, model, prompt)
+        quote = reply_kind(self.settings.prompts_dir, prompt, model) == "quote"
+        grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar and not quote else None
+        max_tokens = min(QUOTE_REPLY_TOKENS, self.settings.max_tokens) if quote else self.settings.max_tokens
+        with self._model_lock:
+            pieces = llm.stream(messages, max_tokens=max_tokens, temperature=self.settings.temperature,
+                                usage=usage, grammar=grammar)
+            if not quote:
+                yield from pieces
+                return
+            named = "".join(pieces)
+        if text := quote_evidence(named, evidence):
+            yield text
 
     def compare_stream(self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
                        model: str | None = None) -> Iterator[Status | Compared]:

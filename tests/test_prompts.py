@@ -4,7 +4,7 @@ import pytest
 
 from rag.generation import citation_grammar
 from rag.errors import PromptError
-from rag.prompts import render
+from rag.prompts import render, reply_kind
 from rag.settings import CHECKOUT
 
 PROMPTS = CHECKOUT / "prompts"
@@ -35,6 +35,14 @@ def test_a_model_specific_file_wins_and_edits_are_picked_up(tmp_path):
     path.write_text(spec.replace("{kind}", "edited"))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert render(tmp_path, "answer", None, question="Q")[0]["content"] == "edited"
+
+
+def test_a_prompt_declares_what_its_reply_is(tmp_path):
+    assert reply_kind(PROMPTS, "answer") == "text"  # the default: the answer itself
+    assert reply_kind(PROMPTS, "answer", "qwen2.5-coder-0.5b") == "quote"  # evidence numbers to quote
+    (tmp_path / "odd.toml").write_text('variables = []\nreply = "poem"\nsystem = "s"\nuser = "u"\n')
+    with pytest.raises(PromptError, match="reply must be one of text, quote"):
+        reply_kind(tmp_path, "odd")
 
 
 def test_citation_grammar_allows_only_existing_numbers_and_parses_in_llama_cpp():

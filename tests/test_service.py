@@ -214,3 +214,23 @@ def test_model_calls_never_overlap_across_threads(fake_settings):
     for t in threads:
         t.join()
     assert Slow.most == 1
+
+
+def test_a_quote_prompt_answers_with_the_evidence_lines_the_model_names(fake_settings, tmp_path):
+    """A model whose prompt declares reply = "quote" only names evidence numbers; the answer quotes
+    those lines whole, checked and cited like any answer, and nothing it names means no answer."""
+    import shutil
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(fake_settings.prompts_dir, prompts)
+    shutil.copy(prompts / "answer.qwen2.5-coder-0.5b.toml", prompts / "answer.fake.toml")
+    settings = fake_settings.model_copy(update={"prompts_dir": prompts})
+    assistant = Assistant.from_settings(settings, llm=FakeLLM(replies=["[2][9]", "[0]"]))
+    events = list(assistant.ask_stream(QUESTION))
+    answer = events[-1].answer
+    second = answer.evidence[1]
+    assert "".join(e.text for e in events if isinstance(e, Token)) == answer.raw == f"{second.text} [2]"
+    assert not answer.abstained and {c.evidence.n for c in answer.citations} == {2}
+    assert all(s.supported and s.support.quote in second.text for s in answer.sentences)
+    none = assistant.ask(QUESTION)
+    assert none.abstained and none.abstention_reason == "the model found no answer in the evidence"
