@@ -393,7 +393,8 @@ def main() -> None:
             line("model load (s)", f"{figures['load_s']:.1f}")
             line("end-to-end p50 / p95 (ms)", f"{pct(figures['total'], 50):.0f} / {pct(figures['total'], 95):.0f}")
             line("time to first token p50 (ms)", f"{pct(figures['ttft'], 50):.0f}")
-            line("generation speed (tokens/s, mean)", f"{statistics.mean(figures['tok_s']):.1f}")
+            line("generation speed (tokens/s, mean)", f"{statistics.mean(figures['tok_s']):.1f}" if figures["tok_s"]
+                 else "- (a quote reply: the answer arrives whole)")
         print_cold_starts([cold_start(backend, QUESTIONS[0], workdir) for backend in embedders.BACKENDS])
 
     print("memory")
