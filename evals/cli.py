@@ -41,7 +41,7 @@ FailUnderOpt = Annotated[Optional[list[str]], typer.Option(
 JudgeOpt = Annotated[bool, typer.Option(
     "--judge/--no-judge", metavar="",
     help="LLM-judged faithfulness and correctness when an OpenAI-compatible endpoint is set")]
-SourcesOpt = Annotated[bool, typer.Option(
+CompareSourcesOpt = Annotated[bool, typer.Option(
     "--compare-sources/--no-compare-sources", metavar="",
     help="full runs: also score `rag compare` on evals/compare_gold.jsonl (the compare section, a few minutes)")]
 
@@ -64,7 +64,7 @@ def run(
     ctx: typer.Context, gold: GoldOpt = None, split: SplitOpt = "all", retrieval_only: RetrievalOnlyOpt = False,
     llm: LLMOpt = None, local_model: ModelOpt = None, k: KOpt = None, out: OutOpt = None, limit: LimitOpt = None,
     compare_baselines: BaselinesOpt = False, fail_under: FailUnderOpt = None, judge: JudgeOpt = True,
-    compare_sources: SourcesOpt = True, config: ConfigOpt = None,
+    compare_sources: CompareSourcesOpt = True, config: ConfigOpt = None,
 ):
     """Run the gold set and write metrics.json, results.jsonl, report.md/html, qrels and TREC run files."""
     if ctx.invoked_subcommand is not None:

@@ -99,14 +99,21 @@ def score_sentences(question: str, query_vector: np.ndarray, passages: list[Pass
     terms, qnums = content_words(question), set(numbers(question))
     seen: dict[int, Scored] = {}
     for p in passages:
-        rows = retriever.sentence_rows(p.position)
-        for row in [*rows, *([rows.stop] if len(rows) and follows(index, rows.stop - 1) else [])]:
+        for row in candidate_rows(retriever, p.position):
             sentence = index.sentences[row]
             if row in seen or sentence.heading or len(sentence.text) < 20 or _asks(sentence.text):
                 continue
             dense = float(index.sentence_vectors[row] @ query_vector)
             seen[row] = Scored(row, p, dense, lexical_score(terms, sentence.text, qnums))
     return sorted(seen.values(), key=lambda s: -s.score)
+
+
+def candidate_rows(retriever: HybridRetriever, position: int) -> list[int]:
+    """The sentences of chunk `position`, and the one after it in the same article."""
+    rows = list(retriever.sentence_rows(position))
+    if rows and follows(retriever.index, rows[-1]):
+        rows.append(rows[-1] + 1)
+    return rows
 
 
 def _asks(text: str) -> bool:
