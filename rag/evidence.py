@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.prompts import inline
 from rag.retrieval import HybridRetriever, Passage
-from rag.text import content_words, name_groups, numbers
+from rag.text import content_words, name_groups, numbers, quote_balance
 
 # A sentence that opens like this leans on the one before it.
 _ANAPHORIC = re.compile(
@@ -120,29 +120,12 @@ def _asks(text: str) -> bool:
     return text.rstrip("”\"’')").endswith("?")
 
 
-def _quotes(text: str) -> tuple[int, int]:
-    """(quotes closed that opened before the sentence, quotes opened and left open): a quotation
-    split over sentences ("Let us overcome all difficulties," Abe told...) needs its other half. A
-    straight quote opens at the start or after a space or bracket, else it closes."""
-    closed_early = depth = 0
-    for m in re.finditer(r'[“”"]', text):
-        i = m.start()
-        opens = m.group() == "“" or (m.group() == '"' and (i == 0 or text[i - 1] in " ([—-"))
-        if opens:
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            closed_early += 1
-    return closed_early, depth
-
-
 def _needs_previous(text: str) -> bool:
-    return bool(_ANAPHORIC.match(text.lstrip("“\"‘'("))) or _quotes(text)[0] > 0
+    return bool(_ANAPHORIC.match(text.lstrip("“\"‘'("))) or quote_balance(text)[0] > 0
 
 
 def _needs_next(text: str) -> bool:
-    return len(text) < 60 or text.rstrip("”\"’')").endswith(":") or _quotes(text)[1] > 0
+    return len(text) < 60 or text.rstrip("”\"’')").endswith(":") or quote_balance(text)[1] > 0
 
 
 def evidence_gap(question: str, passages: list[Passage], scored: list[Scored], min_score: float,

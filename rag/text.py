@@ -86,3 +86,21 @@ def name_groups(text: str) -> list[tuple[str, set[str]]]:
 def names(text: str) -> set[str]:
     """Proper names, folded like actors (see `name_groups`)."""
     return set().union(*(folded for _, folded in name_groups(text)))
+
+
+def quote_balance(text: str) -> tuple[int, int]:
+    """(quotes closed that opened before the text, quotes opened and left open): a quotation split
+    over sentences ("Let us overcome all difficulties," Abe told...) needs its other half, in the
+    evidence and in an answer. A straight quote opens at the start or after a space or bracket, else
+    it closes."""
+    closed_early = depth = 0
+    for m in re.finditer(r'[“”"]', text):
+        i = m.start()
+        opens = m.group() == "“" or (m.group() == '"' and (i == 0 or text[i - 1] in " ([—-"))
+        if opens:
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            closed_early += 1
+    return closed_early, depth

@@ -21,7 +21,8 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import ABSTAIN_TEXT, ACTORS, CITATION_MARKER, actors, content_words, name_groups, names, numbers, words
+from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, actors, content_words, name_groups, names, numbers,
+                      quote_balance, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -34,7 +35,8 @@ _ABSTAIN = re.compile(
     r"|no information|^\s*(?:i )?(?:do not|don't) know",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
+# After . ! ? or a quotation they close ('...difficulties." This'), with any [n] markers that follow.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][”\"’]))((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?:\s+(?=\S)|\s*$)")
 # "According to [1], ..." / "Evidence 2 says that ...": the model naming its source is not a claim.
 _SOURCE_PREFIX = re.compile(
     r"^(?:(?:according to|as stated in|as (?:the )?(?:evidence|article) (?:says|states),?|in) (?:the )?"
@@ -85,10 +87,14 @@ def is_abstention(text: str) -> bool:
 
 
 def split_answer(text: str) -> list[str]:
-    """Split after . ! ? keeping any trailing [n] markers with the sentence they follow."""
+    """Split after . ! ? keeping any trailing [n] markers with the sentence they follow. A quotation
+    of several sentences stays whole when it closes later on: 'telling him, "Vladimir, let you and
+    me fulfill our duty together. Let us overcome all difficulties." [1]' is one claim, one span."""
     parts, last = [], 0
     for m in _SENTENCE_END.finditer(text):
         if ABBREVIATION.search(text[last : m.start()]):
+            continue
+        if quote_balance(text[last : m.start()])[1] and quote_balance(text[m.end():])[0]:
             continue
         parts.append(text[last : m.end(1)].strip())
         last = m.end()

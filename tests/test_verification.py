@@ -149,6 +149,16 @@ def test_answer_split_keeps_trailing_markers():
     assert split_answer("One claim. [1] Two claims [2]. Three?") == ["One claim. [1]", "Two claims [2].", "Three?"]
 
 
+def test_answer_split_keeps_a_quotation_whole_and_splits_after_it():
+    answer = ('Abe told him, "Vladimir, let us fulfill our duty together. Let us overcome all difficulties." '
+              'It was in 2016 [2]. He said “We will win.” [1] Then he left.')
+    assert split_answer(answer) == [
+        'Abe told him, "Vladimir, let us fulfill our duty together. Let us overcome all difficulties."',
+        "It was in 2016 [2].", "He said “We will win.” [1]", "Then he left."]
+    # a quotation that never closes does not swallow the rest of the answer
+    assert split_answer('He called it "a mistake. It failed.') == ['He called it "a mistake.', "It failed."]
+
+
 def test_json_shape_of_a_sentence():
     data = check("Putin asked Japan for more investment in Russia [1].").sentences[0].to_dict()
     assert set(data) == {"text", "citations", "support", "supported", "note"}
