@@ -304,9 +304,13 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
 
 def settled(draft: str) -> str:
     """The part of a draft being written that later tokens cannot change: each sentence followed
-    by the start of the next one (a "[" after a full stop may be a marker still arriving)."""
+    by the start of the next one (a "[" after a full stop may be a marker still arriving), and no
+    sentence inside a quotation not yet closed (split_answer keeps a closed one whole)."""
     parts = split_answer(draft)
-    return " ".join(parts[:-1] if parts and not parts[-1].startswith("[") else parts[:-2])
+    done = parts[:-1] if parts and not parts[-1].startswith("[") else parts[:-2]
+    while done and quote_balance(" ".join(done))[1]:  # a quotation still open may go on over the next sentence
+        done.pop()
+    return " ".join(done)
 
 
 def cached(embed: Embed) -> Embed:

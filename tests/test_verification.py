@@ -157,6 +157,9 @@ def test_answer_split_keeps_a_quotation_whole_and_splits_after_it():
         "It was in 2016 [2].", "He said “We will win.” [1]", "Then he left."]
     # a quotation that never closes does not swallow the rest of the answer
     assert split_answer('He called it "a mistake. It failed.') == ['He called it "a mistake.', "It failed."]
+    # while the quotation is still open, none of it is settled
+    assert settled('Abe told him, "Vladimir, let us fulfill our duty together. Let us') == ""
+    assert settled('Abe told him, "We can. Let us win." It was') == 'Abe told him, "We can. Let us win."'
 
 
 def test_json_shape_of_a_sentence():
