@@ -212,7 +212,7 @@ def evaluate(assistant, record: dict, corpus: Corpus, *, answer: bool, closed_bo
         query = reply.standalone_question or record["user_input"]
         evidence = reply.evidence
         row |= {"answer": reply.answer, "abstained": reply.abstained, "abstention_reason": reply.abstention_reason,
-                "generated": generated, "model": reply.model,
+                "generated": generated, "model": reply.model, "raw": reply.raw,
                 "citations": [_flagged(c.to_dict(), gold) | {"evidence": c.evidence.n} for c in reply.citations],
                 "sentences": [_sentence(s, gold) for s in reply.sentences],
                 "cited_sentences": sum(bool(s.citations) for s in reply.sentences),

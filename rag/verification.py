@@ -67,6 +67,8 @@ _AMOUNT_WORDS = frozenset("one two three four five six seven eight nine ten elev
 _SECOND_ASK = re.compile(r"\w\W+(?:and|or)\s+(?:(?:for|in|on|at|to|with|from|by) )?"
                          r"(?:what|why|how|who|whom|which|where|when)\b", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+_YES = re.compile(r"^yes\b[,.!]?\s*", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|none|neither|nor)\b|n[’']t\b", re.IGNORECASE)
 
 
 def missing_ask(question: str, answer: str) -> str | None:
@@ -80,6 +82,18 @@ def missing_ask(question: str, answer: str) -> str | None:
                                               or said & _AMOUNT_WORDS or "%" in answer):
         return "an amount"
     return None
+
+
+def drop_contradicted_yes(parsed: list[tuple[str, list[int]]], question: str) -> list[tuple[str, list[int]]]:
+    """"Yes, the hospital project never got off the ground": a yes whose own claim is negative says
+    the opposite of that claim. The yes is left out (it is the one word no evidence can check) and
+    the claim, which is verified, answers alone. A yes to a negative question ("Didn't ...?") stays."""
+    if not parsed or _NEGATION.search(question) or not (yes := _YES.match(parsed[0][0])):
+        return parsed
+    rest, cited = parsed[0][0][yes.end():], parsed[0][1]
+    if not re.search(r"\w", rest):  # "Yes." on its own: the claim is the next sentence
+        return parsed[1:] if len(parsed) > 1 and _NEGATION.search(parsed[1][0]) else parsed
+    return [(rest[:1].upper() + rest[1:], cited)] + parsed[1:] if _NEGATION.search(rest) else parsed
 
 
 def is_abstention(text: str) -> bool:
@@ -273,6 +287,7 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
     given = Given.of(question)
     parsed = [_clean(s) for s in split_answer(raw.strip())]
     parsed = [(text, cited) for text, cited in parsed if text and re.search(r"\w", text)]  # a bare "[2]" says nothing
+    parsed = drop_contradicted_yes(parsed, question)
     if not parsed:
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
     vectors = np.asarray(embed([text for text, _ in parsed]), dtype="float32")

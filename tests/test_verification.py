@@ -128,6 +128,18 @@ def test_naming_the_source_is_not_part_of_the_claim_but_a_leading_year_is():
     assert kept.sentences[0].text.startswith("In Moscow")
 
 
+def test_a_yes_that_its_own_claim_negates_is_left_out():
+    question = "Did the summit in Moscow bring progress?"
+    assert check("Yes, the summit in Moscow brought no progress [1].", question).text == \
+        "The summit in Moscow brought no progress [1]."
+    assert check("Yes. The summit in Moscow brought no progress [1].", question).text == \
+        "The summit in Moscow brought no progress [1]."
+    agreeing = check("Yes, Putin asked Japan for more investment in Russia [1].", "Did Putin ask Japan for investment?")
+    assert agreeing.text.startswith("Yes, Putin asked")
+    negative_question = check("Yes, the summit in Moscow brought no progress [1].", "Didn't the summit bring progress?")
+    assert negative_question.text.startswith("Yes, the summit")
+
+
 def test_an_answer_without_the_date_or_amount_the_question_asks_for_abstains_with_the_reason():
     undated = check("Moscow would hand over Shikotan and the Habomai group [2].", "When would Moscow hand them over?")
     assert undated.abstained and undated.reason == "the question asks for a date; the answer gives none"

@@ -182,6 +182,16 @@ def test_judge_tier_grades_answers_with_the_prompt_file_and_keeps_its_reply(fake
     assert note is None and configured.name == f"openai:{fake_settings.openai_model}"  # even with --llm fake
 
 
+def test_rows_keep_the_models_reply_verbatim_beside_the_checked_answer(fake_assistant):
+    assistant, corpus = fake_assistant
+    record = next(r for r in GOLD_RECORDS if r["id"] == "q002")
+    [row] = harness.run(assistant, [record], corpus, answer=True)
+    assert not row["abstained"]
+    # The fake quotes evidence [1] with its marker after the full stop; the claim check moves it before.
+    assert row["raw"].endswith(". [1]") and row["answer"].endswith(" [1].")
+    assert row["raw"].removesuffix(" [1]") == row["answer"].replace(" [1].", ".")
+
+
 def test_followup_rows_carry_history_and_the_rewrite_searched(fake_assistant):
     assistant, corpus = fake_assistant
     record = next(r for r in GOLD_RECORDS if r.get("history"))
