@@ -1,7 +1,8 @@
 """Stage 6 — verify every claim of the answer against the numbered evidence, sentence by sentence.
 
-For each answer sentence the checker finds the exact evidence sentence that supports it: a mix
-of content-word overlap and MiniLM similarity, with hard rules the small models break most:
+For each answer sentence the checker finds the exact evidence sentence that supports it (widened
+over the neighbours the claim also draws on): a mix of content-word overlap and MiniLM similarity,
+with hard rules the small models break most:
 - every number the claim states must be in the supporting span;
 - every name it uses must be there too, and actors must not swap roles ("Abe criticized Abe",
   or "Tokyo cut off dialogue with Moscow" where the source says Moscow cut off Tokyo);
@@ -266,7 +267,33 @@ def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[
         sentence.supported = False
         sentence.note = "unsupported"
         return
-    sentence.support = Support(cand.evidence.doc_id, cand.start, cand.end, cand.text, score, cand.evidence.n)
+    start, end = supporting_span(sentence.text, cand, pool, given)
+    e = cand.evidence
+    sentence.support = Support(e.doc_id, start, end, e.text[start - e.start:end - e.start], score, e.n)
+
+
+def supporting_span(claim: str, best: Candidate, pool: list[Candidate], given: Given) -> tuple[int, int]:
+    """The best sentence, widened over its neighbours in the same evidence while each brings what
+    the claim states and the span lacks (two content words, or a number): "...announced in 2019 ...,
+    but it was never started due to the pandemic" rests on two sentences, so its span is both."""
+    same = sorted((c for c in pool if c.evidence.n == best.evidence.n), key=lambda c: c.start)
+    i = j = same.index(best)
+    wanted = content_words(claim) - given.terms
+    wanted_numbers = set(numbers(claim)) - given.terms
+    covered = content_words(best.text) | set(numbers(best.text))
+    widened = True
+    while widened:
+        widened = False
+        for k in (i - 1, j + 1):
+            if not 0 <= k < len(same):
+                continue
+            words_gained = (wanted - covered) & content_words(same[k].text)
+            numbers_gained = (wanted_numbers - covered) & set(numbers(same[k].text))
+            if len(words_gained) >= 2 or numbers_gained:
+                covered |= content_words(same[k].text) | set(numbers(same[k].text))
+                i, j = min(i, k), max(j, k)
+                widened = True
+    return same[i].start, same[j].end
 
 
 def _with_markers(sentence: Sentence) -> str:

@@ -47,6 +47,14 @@ def test_each_sentence_gets_its_own_exact_supporting_span():
     assert first.citations == second.citations == [1]
 
 
+def test_a_claim_drawn_from_two_sentences_of_one_evidence_rests_on_both():
+    answer = check("The summit in Moscow brought no progress, so Putin asked Japan for more investment [1].")
+    [sentence] = answer.sentences
+    assert sentence.support.quote == "The summit in Moscow brought no progress. Putin asked Japan for more investment in Russia."
+    assert ARTICLE[sentence.support.start:sentence.support.end] == sentence.support.quote
+    assert answer.citations[0].quote == sentence.support.quote  # what the reader sees for [1]
+
+
 def test_wrong_number_is_repointed_and_missing_marker_added_then_renumbered():
     raw = ("Moscow would hand over Shikotan and the Habomai group after a peace treaty [1]. "
            "Putin asked Japan for more investment in Russia.")
