@@ -220,6 +220,20 @@ def test_draft_checked_piece_by_piece_adds_up_to_the_final_answer():
     assert pieces.index(sent[0]) < len(raw.split(" ")) - 1  # before the draft was finished
 
 
+@pytest.mark.parametrize("opening", ["Yes, the", "Yes. The"])
+def test_a_streamed_answer_never_sends_the_yes_its_claim_negates(opening):
+    question = "Did the summit in Moscow bring progress?"
+    raw = f"{opening} summit in Moscow brought no progress [1]. Putin asked Japan for more investment in Russia [1]."
+    checker, draft, pieces = draft_checker(question), "", []
+    for word in raw.split(" "):
+        draft += ("" if not draft else " ") + word
+        pieces.append(checker.feed(draft))
+    final = verify_answer(raw, *evidence_and_pool(), checker.embed, question).text
+    pieces.append(checker.rest(final))
+    assert "".join(p for p in pieces if p) == final
+    assert final.startswith("The summit in Moscow brought no progress [1].")
+
+
 def test_nothing_is_sent_before_a_supported_sentence_and_a_late_abstention_is_told():
     checker = draft_checker()
     assert checker.feed("The islands were sold to Canada for gold. Putin") == ""  # may yet abstain
