@@ -277,9 +277,8 @@ def supporting_span(claim: str, best: Candidate, pool: list[Candidate], given: G
     the claim states and the span lacks (two content words, or a number): "...announced in 2019 ...,
     but it was never started due to the pandemic" rests on two sentences, so its span is both."""
     same = sorted((c for c in pool if c.evidence.n == best.evidence.n), key=lambda c: c.start)
-    i = j = same.index(best)
-    wanted = content_words(claim) - given.terms
-    wanted_numbers = set(numbers(claim)) - given.terms
+    i = j = next(k for k, c in enumerate(same) if c is best)  # by identity: candidates hold numpy vectors
+    wanted_words, wanted_numbers = content_words(claim) - given.terms, set(numbers(claim)) - given.terms
     covered = content_words(best.text) | set(numbers(best.text))
     widened = True
     while widened:
@@ -287,10 +286,9 @@ def supporting_span(claim: str, best: Candidate, pool: list[Candidate], given: G
         for k in (i - 1, j + 1):
             if not 0 <= k < len(same):
                 continue
-            words_gained = (wanted - covered) & content_words(same[k].text)
-            numbers_gained = (wanted_numbers - covered) & set(numbers(same[k].text))
-            if len(words_gained) >= 2 or numbers_gained:
-                covered |= content_words(same[k].text) | set(numbers(same[k].text))
+            brings = content_words(same[k].text) | set(numbers(same[k].text))
+            if len((wanted_words - covered) & brings) >= 2 or (wanted_numbers - covered) & brings:
+                covered |= brings
                 i, j = min(i, k), max(j, k)
                 widened = True
     return same[i].start, same[j].end
