@@ -240,10 +240,12 @@ class Assistant:
 
     def gather_evidence(self, query: str, k: int | None = None, doc_ids: list[str] | None = None
                         ) -> tuple[list[Passage], list[Scored], list[Evidence]]:
-        """Retrieve chunks, score their sentences against the question, select numbered evidence."""
-        vector = self.retriever.embed(query)
-        passages = self.retriever.search(query, k=k or self.settings.k, doc_ids=doc_ids, query_vector=vector)
-        scored = score_sentences(query, vector, passages, self.retriever)
+        """Retrieve chunks, score their sentences against the question, select numbered evidence.
+        The chunks returned are the top k and the deeper one whose sentence joined the candidates."""
+        vector, k = self.retriever.embed(query), k or self.settings.k
+        ranked = self.retriever.search(query, k=2 * k, doc_ids=doc_ids, query_vector=vector)
+        scored = score_sentences(query, vector, ranked[:k], self.retriever, deeper=ranked[k:])
+        passages = ranked[:k] + [s.passage for s in scored if s.passage.rank > k]
         return passages, scored, select_evidence(scored, self.retriever, self.settings.evidence_tokens)
 
     def _pool(self, evidence: list[Evidence]) -> list[Candidate]:

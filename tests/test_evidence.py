@@ -2,8 +2,8 @@ import pytest
 
 from rag.documents import load_corpus
 from rag.embedders.fake import FakeEmbedder
-from rag.evidence import (HEADER, Scored, estimate_tokens, evidence_gap, format_evidence, score_sentences,
-                          select_evidence)
+from rag.evidence import (HEADER, Scored, candidate_rows, estimate_tokens, evidence_gap, format_evidence,
+                          score_sentences, select_evidence)
 from rag.ingest import ensure_index
 from rag.retrieval import HybridRetriever
 from tests.conftest import CORPUS
@@ -157,3 +157,23 @@ def test_the_sentence_after_a_retrieved_chunk_is_a_candidate(retriever):
     scored = score_sentences(question, retriever.embed(question), [passage], retriever)
     rows = {s.row for s in scored}
     assert row in rows and row + 1 not in rows  # the one after the chunk, not more
+
+
+def test_of_a_deeper_chunk_only_the_sentence_closest_to_the_question_joins(retriever):
+    """The chunk holding the index's best-matching sentence can rank below k; that one sentence is a
+    candidate, the rest of its chunk is not, and a deeper chunk without it adds nothing."""
+    index = retriever.index
+    row = next(i for i, s in enumerate(index.sentences) if s.text.startswith("This declaration stated"))
+    question = index.sentences[row].text
+    vector = retriever.embed(question)
+    ranked = retriever.search(question, k=len(index.chunks), query_vector=vector)
+    holds = [p for p in ranked if row in candidate_rows(retriever, p.position)]
+    others = [p for p in ranked if p not in holds]
+    top, unrelated = others[:2], others[2:4]
+
+    scored = score_sentences(question, vector, top, retriever, deeper=unrelated + holds[:1])
+    joined = [s for s in scored if s.passage in holds]
+    assert [s.row for s in joined] == [row]
+    assert not any(s.passage in unrelated for s in scored)
+    assert {s.row for s in score_sentences(question, vector, top, retriever, deeper=unrelated)} == {
+        s.row for s in scored} - {row}

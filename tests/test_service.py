@@ -234,3 +234,16 @@ def test_a_quote_prompt_answers_with_the_evidence_lines_the_model_names(fake_set
     assert all(s.supported and s.support.quote in second.text for s in answer.sentences)
     none = assistant.ask(QUESTION)
     assert none.abstained and none.abstention_reason == "the model found no answer in the evidence"
+
+
+def test_the_passages_returned_hold_every_evidence_sentence_the_model_sees(assistant):
+    """A sentence can join from a chunk ranked below k; that chunk is then listed with the top k, so
+    the eval's `passages` are exactly what the evidence came from."""
+    joined = 0
+    for sentence in assistant.index.sentences:
+        words = sentence.text.split()
+        passages, _, evidence = assistant.gather_evidence(" ".join(words[: len(words) // 2]), k=1)
+        assert {e.chunk_id for e in evidence} <= {p.chunk.chunk_id for p in passages}
+        assert passages[0].rank == 1 and all(p.rank > 1 for p in passages[1:])
+        joined += len(passages) > 1
+    assert joined  # the case is exercised
