@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -10,9 +12,22 @@ import pytest
 
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
-from rag.settings import load_settings
+from rag.settings import CHECKOUT, load_settings
 from ui.app import build_app, start
 from ui.screenshot import free_port
+
+
+SHOTS = CHECKOUT / "test-output" / "ui"
+
+
+def screenshot(page, name: str, readme: bool = False, **options) -> None:
+    """Save a picture of the page in test-output/ui. A `readme` picture is also copied over docs/ when
+    UPDATE_DOC_SHOTS=1, so the README's pictures come from these tests but a test run never changes a
+    tracked file."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", **options)
+    if readme and os.environ.get("UPDATE_DOC_SHOTS") == "1":
+        shutil.copy(SHOTS / f"{name}.png", CHECKOUT / "docs" / f"{name}.png")
 
 
 class RecordingFakeLLM(FakeLLM):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from rag.settings import CHECKOUT
+from tests.ui.conftest import screenshot
 from ui.screenshot import VIEWPORT, ask
 
 pytestmark = pytest.mark.browser
 
-SHOTS = CHECKOUT / "test-output" / "ui"
 QUESTION = "What did the 1956 Japanese-Soviet declaration provide?"
 
 # Records every state the transcript passes through, so a streamed answer can be checked afterwards.
@@ -25,11 +24,6 @@ WATCH_TRANSCRIPT = """() => {
 }"""
 
 
-
-
-def shoot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}.png")
 
 
 def visible_sources(page: Page):
@@ -62,7 +56,7 @@ def test_streamed_answer_and_checkable_citation(page, assistant, articles):
     assert first.quote in card.locator(".passage").inner_text()
     assert card.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
     assert card.locator("mark.quote").evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
-    shoot(page, "answer-and-source")
+    screenshot(page, "answer-and-source")
 
 
 def two_claims(assistant, question: str, same_evidence: bool) -> str:
@@ -102,7 +96,7 @@ def test_each_marker_highlights_the_support_of_its_own_sentence(page, assistant,
         expect(quote).to_be_in_viewport()
         highlighted.append(quote.text_content())
         assert highlighted[-1] == support.quote == articles[support.doc_id].text[start:end]
-        shoot(page, f"two-claims-{'one-source' if same_evidence else 'two-sources'}-{i + 1}")
+        screenshot(page, f"two-claims-{'one-source' if same_evidence else 'two-sources'}-{i + 1}")
     assert highlighted[0] != highlighted[1]
 
 
@@ -134,7 +128,7 @@ def test_source_opens_the_full_article_at_the_passage(page, assistant, articles)
     expect(view.locator("h2")).to_have_text(articles[first.evidence.doc_id].title)
     expect(view.locator("mark.passage.quote")).to_have_text(first.quote)
     expect(view.locator("mark.passage").first).to_be_in_viewport()  # scrolled to, not just somewhere below
-    shoot(page, "article-at-passage")
+    screenshot(page, "article-at-passage")
 
     page.get_by_role("button", name="← Back to the conversation").click()
     expect(page.locator("#transcript .turn")).to_have_count(1)
@@ -224,7 +218,7 @@ def test_compare_tab_shows_each_article_and_a_cited_difference(page, assistant, 
     sides = difference.locator(".cmp-side")
     assert len({sides.nth(i).get_attribute("data-doc") for i in range(sides.count())}) >= 2
 
-    page.screenshot(path=CHECKOUT / "docs" / "compare.png", full_page=True)  # the README picture of the view
+    screenshot(page, "compare", readme=True, full_page=True)
 
     marker = sides.first.locator("a.cite").first
     marker.click()
@@ -234,4 +228,4 @@ def test_compare_tab_shows_each_article_and_a_cited_difference(page, assistant, 
     n = int(marker.inner_text().strip("[]"))
     cited = next(c for c in expected.citations if c.n == n)
     expect(card.locator("mark.quote")).to_have_text(cited.quote)
-    shoot(page, "compare-source")
+    screenshot(page, "compare-source")

@@ -1,5 +1,5 @@
 """The Timeline tab: its chart data and markup, then in headless Chromium: choose an event, read its
-cited sentence, open it in the article (screenshots in docs/timeline.png and test-output/ui/)."""
+cited sentence, open it in the article (screenshot in test-output/ui/, the README's docs/timeline.png)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.settings import CHECKOUT
 from rag.timeline import Event
+from tests.ui.conftest import screenshot
 from ui import render
 from ui.timeline import brushed, chart_frame, chart_limits
 
-SHOTS = CHECKOUT / "test-output" / "ui"
-DOC_SHOT = CHECKOUT / "docs" / "timeline.png"
 
 
 def event(date: str, *docs: str, label: str = "Putin visits <b>Tokyo</b>", conflict: bool = False) -> Event:
@@ -75,9 +73,7 @@ def test_timeline_tab_shows_an_events_sentences_and_opens_the_article(page, arti
     expect(page.locator("#timeline-event")).to_contain_text("Vladimir Putin’s Tokyo visit in December 2016")
     assert cards.count() >= 4
     page.wait_for_timeout(500)  # let the chart settle for the picture
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "timeline.png")
-    page.screenshot(path=DOC_SHOT)
+    screenshot(page, "timeline", readme=True)
 
     page.locator("#timeline-query input, #timeline-query textarea").fill("Irkutsk")
     page.locator("#timeline-query input, #timeline-query textarea").press("Enter")
@@ -89,4 +85,4 @@ def test_timeline_tab_shows_an_events_sentences_and_opens_the_article(page, arti
     page.locator("#timeline-event button.open-article").first.click()
     expect(page.get_by_role("tab", name="Articles")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#article-view mark.quote")).to_contain_text("Irkutsk Statement of 2001")
-    page.screenshot(path=SHOTS / "timeline-article.png")
+    screenshot(page, "timeline-article")
