@@ -51,6 +51,25 @@ def numbers(text: str) -> list[str]:
     return [n.replace(",", "") for n in _NUMBER.findall(text)]
 
 
+_COUNTS = {w: str(n) for n, w in enumerate("two three four five six seven eight nine ten eleven twelve".split(), 2)}
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_COUNTS |= {w: str(n) for n, w in zip(range(20, 100, 10), _TENS)}
+_COUNTS |= {"fifteen": "15", "hundred": "100", "thousand": "1000"}
+_COUNT = re.compile(r"\b(?:(the|both|these|those|its|their)\s+)?(" + "|".join(_COUNTS) + r")\b", re.IGNORECASE)
+
+
+def quantities(text: str, definite: bool = True) -> set[str]:
+    """Figures written in digits or words, as digits ("two of the four islands" -> {"2", "4"}): a claim
+    saying "three islands" where its source says "two" must not pass. "One" is left out (it is a
+    pronoun as often as a count); with `definite=False` so is a count after "the" ("the two
+    countries" refers to a pair already named, it states no figure)."""
+    found = set(numbers(text))
+    for m in _COUNT.finditer(text):
+        if definite or not m.group(1):
+            found.add(_COUNTS[m.group(2).lower()])
+    return found
+
+
 def actors(text: str) -> list[str]:
     """Named actors in order of mention, folded to one name per actor (Tokyo → japan)."""
     out = []

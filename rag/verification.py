@@ -23,7 +23,7 @@ import numpy as np
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
 from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, actors, content_words, name_groups, names, numbers,
-                      quote_balance, words)
+                      quantities, quote_balance, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -199,7 +199,7 @@ class Given:
     @classmethod
     def of(cls, question: str) -> Given:
         named = names(question)
-        return cls(frozenset(content_words(question) | set(numbers(question)) | set(actors(question)) | named),
+        return cls(frozenset(content_words(question) | quantities(question) | set(actors(question)) | named),
                    frozenset(named))
 
 
@@ -225,8 +225,7 @@ def _actors_swapped(claim: str, span: str) -> bool:
 def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: Given) -> float:
     """0 when a hard rule fails; else the mean of content-word coverage and cosine similarity."""
     context = cand.evidence.text  # the span with its neighbours: a pronoun's referent counts
-    claim_numbers = set(numbers(claim)) - given.terms
-    if not claim_numbers <= set(numbers(context)):
+    if not quantities(claim, definite=False) - given.terms <= quantities(context):
         return 0.0
     if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
         return 0.0
@@ -278,15 +277,15 @@ def supporting_span(claim: str, best: Candidate, pool: list[Candidate], given: G
     but it was never started due to the pandemic" rests on two sentences, so its span is both."""
     same = sorted((c for c in pool if c.evidence.n == best.evidence.n), key=lambda c: c.start)
     i = j = next(k for k, c in enumerate(same) if c is best)  # by identity: candidates hold numpy vectors
-    wanted_words, wanted_numbers = content_words(claim) - given.terms, set(numbers(claim)) - given.terms
-    covered = content_words(best.text) | set(numbers(best.text))
+    wanted_words, wanted_numbers = content_words(claim) - given.terms, quantities(claim, definite=False) - given.terms
+    covered = content_words(best.text) | quantities(best.text)
     widened = True
     while widened:
         widened = False
         for k in (i - 1, j + 1):
             if not 0 <= k < len(same):
                 continue
-            brings = content_words(same[k].text) | set(numbers(same[k].text))
+            brings = content_words(same[k].text) | quantities(same[k].text)
             if len((wanted_words - covered) & brings) >= 2 or (wanted_numbers - covered) & brings:
                 covered |= brings
                 i, j = min(i, k), max(j, k)

@@ -78,6 +78,19 @@ def test_number_missing_from_the_evidence_is_unsupported():
     assert not check("Putin asked Japan for more investment in Russia [1].").abstained
 
 
+def test_a_count_in_words_must_match_the_evidence_but_a_definite_pair_is_no_count():
+    # the source: "two of the four disputed islands"
+    assert check("Moscow would hand over three of the disputed islands after a peace treaty [2].").abstained
+    assert check("Moscow would hand over 3 of the disputed islands after a peace treaty [2].").abstained
+    assert not check("Moscow would hand over two of the disputed islands after a peace treaty [2].").abstained
+    assert not check("Moscow would hand over 2 of the four disputed islands after a peace treaty [2].").abstained
+    # "the two countries" refers to Russia and Japan; it states no figure the source must contain
+    assert not check("Putin asked the two countries' firms for more investment in Russia [1].").abstained
+    # a count the question gave proves nothing and needs no proof
+    assert not check("Putin asked Japan for more investment in three sectors of Russia [1].",
+                     "What did Putin ask Japan for in three sectors?").abstained
+
+
 def test_name_missing_from_the_evidence_is_unsupported():
     assert check("Kishida asked Japan for more investment in Russia [1].").abstained
 
