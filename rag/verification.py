@@ -22,8 +22,8 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, actors, content_words, name_groups, names, numbers,
-                      quantities, quote_balance, words)
+from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, STOP, actors, content_words, name_groups, names,
+                      numbers, quantities, quote_balance, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -236,6 +236,33 @@ def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: 
     return 0.5 * (0.5 * lexical + 0.5 * lexical_here) + 0.5 * max(dense, 0.0)
 
 
+LOOP_WORDS = 4
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+and\s+")
+
+
+def cut_loop(sentence: str) -> str:
+    """A sentence that says the same four words twice has looped, a small model's decoding loop
+    ("The 2001 Irkutsk Statement committed to the commitment to the 1956 Declaration, which pledged
+    the commitment to the 1956 Declaration, and..."): it ends at the last clause break before the
+    repeat, after the words' first saying. Without such a break it stays whole."""
+    spans = [(m.start(), m.end(), m.group().lower()) for m in re.finditer(r"\w+", sentence)]
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(spans) - LOOP_WORDS + 1):
+        gram = tuple(w for _, _, w in spans[i:i + LOOP_WORDS])
+        if gram not in first:
+            first[gram] = i
+            continue
+        if all(w in STOP for w in gram) or i < first[gram] + LOOP_WORDS:
+            continue
+        said_end, repeat_start = spans[first[gram] + LOOP_WORDS - 1][1], spans[i][0]
+        breaks = [m.start() for m in _CLAUSE_BREAK.finditer(sentence, said_end, repeat_start)]
+        if not breaks:
+            return sentence
+        end = sentence.rstrip()[-1] if sentence.rstrip()[-1:] in ".!?" else "."
+        return sentence[:breaks[-1]].rstrip() + end
+    return sentence
+
+
 def _clean(raw: str) -> tuple[str, list[int]]:
     cited = [int(x) for m in CITATION_MARKER.finditer(raw) for x in m.group(1).split(",")]
     text = _SOURCE_PREFIX.sub("", raw.strip())
@@ -310,7 +337,8 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])
     given = Given.of(question)
     parsed = [_clean(s) for s in split_answer(raw.strip())]
-    parsed = [(text, cited) for text, cited in parsed if text and re.search(r"\w", text)]  # a bare "[2]" says nothing
+    # a bare "[2]" says nothing
+    parsed = [(cut_loop(text), cited) for text, cited in parsed if text and re.search(r"\w", text)]
     parsed = drop_contradicted_yes(parsed, question)
     if not parsed:
         return CheckedAnswer(ABSTAIN_TEXT, True, [], [])

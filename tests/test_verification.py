@@ -6,8 +6,8 @@ import pytest
 from rag.embedders.fake import FakeEmbedder
 from rag.evidence import Evidence
 from rag.sentences import split_article
-from rag.verification import (ABSTAIN_TEXT, DraftChecker, cached, candidates, missing_ask, settled, split_answer,
-                              verify_answer)
+from rag.verification import (ABSTAIN_TEXT, DraftChecker, cached, candidates, cut_loop, missing_ask, settled,
+                              split_answer, verify_answer)
 
 ARTICLE = (
     "The summit in Moscow brought no progress. Putin asked Japan for more investment in Russia.\n\n"
@@ -89,6 +89,18 @@ def test_a_count_in_words_must_match_the_evidence_but_a_definite_pair_is_no_coun
     # a count the question gave proves nothing and needs no proof
     assert not check("Putin asked Japan for more investment in three sectors of Russia [1].",
                      "What did Putin ask Japan for in three sectors?").abstained
+
+
+def test_a_sentence_that_loops_ends_at_the_clause_break_before_the_repeat():
+    looped = ("Moscow would hand over two of the four disputed islands after a peace treaty, "
+              "and Japan has signed two of the four disputed islands after a peace treaty [2].")
+    answer = check(looped)
+    assert answer.text == "Moscow would hand over two of the four disputed islands after a peace treaty [1]."
+    assert answer.sentences[0].support.quote.startswith("This declaration stated")
+    # three words said twice, or four with no clause break between, stay as written
+    for text in ("Abe met Putin in November 2018 and again in November 2018.",
+                 "Abe wanted the return of the islands as the return of the islands."):
+        assert cut_loop(text) == text
 
 
 def test_name_missing_from_the_evidence_is_unsupported():
