@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     n_threads: int | None = None
     llama_extra_buffers: bool = Field(
         False, description="llama.cpp AMX/repacked weight buffers: they crash on Sapphire Rapids and slow the prefill on Zen 4")
+    llama_contexts: int = Field(
+        2, ge=1, description="llama.cpp contexts: one per system prompt (rewrite, answer) keeps its prefix cached")
     # The claim check after generation re-points or adds every citation anyway; the grammar only forces
     # the form, and llama.cpp then filters the whole vocabulary at each token. Dev, one run each:
     # grammar on 9.0 tok/s, answer p50 6.8 s, combined 0.56; off 11.6 tok/s, 5.0 s, 0.56.

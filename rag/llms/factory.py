@@ -44,4 +44,4 @@ def make_llm(settings: Settings, model: str | None = None) -> LLM:
     name = model or settings.local_model
     path = ensure_local_model(name, settings.model_cache_dir)
     return LlamaCppLLM(path, name, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                       extra_buffers=settings.llama_extra_buffers)
+                       extra_buffers=settings.llama_extra_buffers, contexts=settings.llama_contexts)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.llms.base import LLM, Message, Usage
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 
 _LOAD_LOCK = threading.Lock()
@@ -77,36 +82,46 @@ def loading_settings(extra_buffers: bool):
 
 
 class LlamaCppLLM(LLM):
-    def __init__(self, model_path: Path, name: str, n_ctx: int = 4096, n_threads: int | None = None,
-                 extra_buffers: bool = False):
-        from llama_cpp import Llama
+    """llama.cpp keeps one prompt's KV cache per context and re-evaluates a new prompt only from its
+    first token that differs. A conversation alternates two fixed instruction sets (the follow-up
+    rewrite, then the answer), and with one context each would evict the other's. So each system
+    prompt gets a context of its own, up to `contexts` (the least recently used one is reused
+    beyond that): the weights are mapped once by the OS (`use_mmap`), a context adds its KV cache."""
 
+    def __init__(self, model_path: Path, name: str, n_ctx: int = 4096, n_threads: int | None = None,
+                 extra_buffers: bool = False, contexts: int = 2):
         self.name = f"local:{name}"
-        only_errors_on_stderr()
-        with loading_settings(extra_buffers):
-            self._llama = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                use_mmap=True,  # pages come from the OS file cache: a second process starts without a copy
-                verbose=False,
-            )
-        # One model, one context: concurrent calls would interleave state, so they queue here.
+        self._load = lambda: _load_llama(model_path, n_ctx, n_threads or os.cpu_count() or 2, extra_buffers)
+        self._idle = [self._load()]  # the first context loads now: a broken model file fails here
+        self._tokenizer = self._idle[0]
+        self._contexts: OrderedDict[str, Llama] = OrderedDict()  # system prompt -> its context, oldest use first
+        self._max_contexts = max(contexts, 1)
+        # One model call at a time: concurrent calls would share the CPU and interleave a context's state.
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self._tokenizer.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _context(self, messages: list[Message]) -> Llama:
+        key = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        if key in self._contexts:
+            self._contexts.move_to_end(key)
+        elif len(self._contexts) < self._max_contexts:
+            self._contexts[key] = self._idle.pop() if self._idle else self._load()
+        else:
+            self._contexts[key] = self._contexts.popitem(last=False)[1]
+        return self._contexts[key]
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
                usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
-        """llama.cpp keeps the previous prompt's KV cache and re-evaluates only from the first token
-        that differs: prompts that start with the same fixed instructions skip their prefill."""
+        """Prompts that start with the same fixed instructions skip their prefill (see the class)."""
         from llama_cpp import LlamaGrammar
 
         constraint = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         with self._lock:
+            llama = self._context(messages)
             reply = ""
-            for part in self._llama.create_chat_completion(
+            for part in llama.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True,
                 grammar=constraint,
             ):
@@ -116,6 +131,20 @@ class LlamaCppLLM(LLM):
                     yield piece
             if usage is not None:
                 # Streaming replies carry no usage; the context holds prompt + reply (the last token unevaluated).
-                completion = len(self._llama.tokenize(reply.encode(), add_bos=False, special=True)) if reply else 0
+                completion = len(llama.tokenize(reply.encode(), add_bos=False, special=True)) if reply else 0
                 usage["completion_tokens"] = completion
-                usage["prompt_tokens"] = max(self._llama.n_tokens - max(completion - 1, 0), 0)
+                usage["prompt_tokens"] = max(llama.n_tokens - max(completion - 1, 0), 0)
+
+
+def _load_llama(model_path: Path, n_ctx: int, n_threads: int, extra_buffers: bool) -> Llama:
+    from llama_cpp import Llama
+
+    only_errors_on_stderr()
+    with loading_settings(extra_buffers):
+        return Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            use_mmap=True,  # pages come from the OS file cache: a second context or process maps the same copy
+            verbose=False,
+        )
