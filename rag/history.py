@@ -1,4 +1,5 @@
-"""Keep a conversation inside the model's context window before the follow-up rewrite.
+"""A question asked in a conversation: whether it needs the follow-up rewrite, and the
+conversation kept inside the model's context window for it.
 
 The rewrite prompt carries the conversation; a long one (an API caller may send any history)
 would overflow the window and fail inside llama.cpp. The most recent messages are kept, the
@@ -7,14 +8,32 @@ oldest dropped, and the note says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from rag.generation import condense_messages
 from rag.llms import Message
+from rag.text import name_groups, numbers
+
+# Words that point back into the conversation: "Does he think...", "that vision", "later that year".
+_REFERS_BACK = re.compile(r"\b(?:he|him|his|she|her|it|its|they|them|their|this|that|these|those|there|then|such"
+                          r"|former|latter|same|else|other|another|also|too|again)\b", re.IGNORECASE)
+_CONTINUES = re.compile(r"^\W*(?:and|but|so|or|what about|how about|why not)\b", re.IGNORECASE)
+SELF_CONTAINED_WORDS = 5  # "Why?", "When was it signed?", "How did Tokyo react?" lean on what came before
 
 PER_MESSAGE = 16  # tokens around each message: chat-template markers, or "assistant: " in the rewrite prompt
 Counter = Callable[[str], int]
+
+
+def needs_rewrite(question: str) -> bool:
+    """Whether a question asked in a conversation leans on it, so the model must first rewrite it
+    into a standalone one (1-3 s on 2 cores, and a chance to distort it). A question of five words
+    or more that names what it asks about (a name or a figure) and has no word pointing back is
+    searched as asked: "Who signed the September 2017 memorandum on security consultations?"."""
+    if len(question.split()) < SELF_CONTAINED_WORDS or _REFERS_BACK.search(question) or _CONTINUES.match(question):
+        return True
+    return not (name_groups(question) or numbers(question))
 
 
 def _tokens(messages: list[Message], count: Counter) -> int:

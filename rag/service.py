@@ -30,7 +30,7 @@ from rag.errors import IndexMissing, InvalidDate, InvalidRequest
 from rag.evidence import Evidence, Scored, evidence_gap, score_sentences, select_evidence
 from rag.generation import (QUOTE_REPLY_TOKENS, answer_messages, citation_grammar, condense_messages,
                             quote_evidence)
-from rag.history import fit_history
+from rag.history import fit_history, needs_rewrite
 from rag.index import VectorIndex, chunking_params, live_generation, load_index
 from rag.llms import LLM, Message, Usage, make_llm
 from rag.llms.factory import model_choices
@@ -271,7 +271,7 @@ class Assistant:
         question, k, doc_ids, history, model = self.validate(question, k, doc_ids, history, model)
         llm = yield from self._loaded(model)
         standalone, notes = None, []
-        if history:
+        if history and needs_rewrite(question):
             yield Status("rewriting")
             history, note = fit_history(history, question, self.settings.prompts_dir, self.settings.n_ctx,
                                         CONDENSE_TOKENS, llm.count_tokens)

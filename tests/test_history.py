@@ -1,8 +1,11 @@
-"""A conversation longer than the model's window is trimmed before the follow-up rewrite, and says so."""
+"""A question in a conversation is rewritten only when it leans on it; a conversation longer than the
+model's window is trimmed before the follow-up rewrite, and says so."""
 
 from __future__ import annotations
 
-from rag.history import PER_MESSAGE, fit_history, trim_history
+import pytest
+
+from rag.history import PER_MESSAGE, fit_history, needs_rewrite, trim_history
 from rag.llms.fake import FakeLLM
 from rag.service import Assistant
 from rag.settings import CHECKOUT
@@ -44,3 +47,34 @@ def test_a_24k_word_conversation_reaches_the_model_within_its_window(fake_settin
     assert "context window" in answer.notes[0] and answer.to_dict()["notes"] == answer.notes
     assert "Kuril Kuril" in rewrite[-1]["content"]  # the latest part of the conversation is still there
     assert assistant.ask("And how did Tokyo react?", history=[turn("user", 5)]).notes == []
+
+
+@pytest.mark.parametrize("question", [
+    "And how did Tokyo react?",  # continues the last answer
+    "How did Tokyo react?",  # too short to say to what
+    "Does he think the break in dialogue is permanent?",
+    "What condition did he attach to that vision?",
+    "How many deals were signed when Putin came to Tokyo later that year?",
+    "What about Kunashir?",
+    "What did the declaration provide for the disputed islands?",  # names nothing: which declaration?
+])
+def test_a_question_that_leans_on_the_conversation_is_rewritten(question):
+    assert needs_rewrite(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Who signed the September 2017 memorandum on security consultations?",
+    "What did the 1956 Japanese-Soviet declaration provide?",
+    "Why did Moscow end the peace-treaty talks?",
+])
+def test_a_question_that_names_what_it_asks_about_is_searched_as_asked(question):
+    assert not needs_rewrite(question)
+
+
+def test_a_self_contained_question_in_a_conversation_skips_the_rewrite(fake_settings):
+    assistant = Assistant.from_settings(fake_settings, llm=FakeLLM())
+    history = [{"role": "user", "content": "What did the 1956 declaration provide?"},
+               {"role": "assistant", "content": "Two islands after a peace treaty."}]
+    answer = assistant.ask("Why did Moscow end the peace-treaty talks?", history=history)
+    assert answer.standalone_question is None
+    assert assistant.ask("Why did it end them?", history=history).standalone_question is not None
