@@ -222,6 +222,20 @@ def _actors_swapped(claim: str, span: str) -> bool:
     return len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]
 
 
+ROLE_COVERAGE = 0.5
+
+
+def _names_another(claim: str, new: set[str], context: str, given: Given) -> bool:
+    """A claim whose only news is a name ("The Russian ambassador who called the signature regrettable
+    is Valery Gerasimov") rests on a span that names that person, but in another role ("Valery
+    Gerasimov, Russia's Chief of General Staff, visited Tokyo"): the span must also say most of what
+    the claim repeats from the question, or it answers another question."""
+    if not new or not new <= names(claim):
+        return False
+    restated = content_words(claim) & given.terms
+    return bool(restated) and len(restated & content_words(context)) / len(restated) < ROLE_COVERAGE
+
+
 def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: Given) -> float:
     """0 when a hard rule fails; else the mean of content-word coverage and cosine similarity."""
     context = cand.evidence.text  # the span with its neighbours: a pronoun's referent counts
@@ -230,6 +244,8 @@ def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: 
     if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
         return 0.0
     words = content_words(claim) - given.terms
+    if _names_another(claim, words, context, given):
+        return 0.0
     lexical = len(words & content_words(context)) / len(words) if words else 0.0
     lexical_here = len(words & content_words(cand.text)) / len(words) if words else 0.0
     dense = float(claim_vector @ cand.vector)

@@ -103,6 +103,13 @@ def test_a_sentence_that_loops_ends_at_the_clause_break_before_the_repeat():
         assert cut_loop(text) == text
 
 
+def test_a_name_given_as_the_answer_needs_a_span_that_puts_it_in_the_role_asked_about():
+    # [3] names Abe, but as the one who criticized Putin, not as anyone who signed a treaty
+    question = "Who signed the peace treaty after the summit in Moscow?"
+    assert check("Abe signed the peace treaty after the summit in Moscow [3].", question).abstained
+    assert not check("Abe criticized Putin for the delay [3].", "Who criticized Putin for the delay?").abstained
+
+
 def test_name_missing_from_the_evidence_is_unsupported():
     assert check("Kishida asked Japan for more investment in Russia [1].").abstained
 
