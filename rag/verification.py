@@ -222,10 +222,10 @@ def _actors_swapped(claim: str, span: str) -> bool:
     return len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]
 
 
-ROLE_COVERAGE = 0.5
+ROLE_COVERAGE = 0.5  # share of the claim's words from the question that its span must also say
 
 
-def _names_another(claim: str, new: set[str], context: str, given: Given) -> bool:
+def _name_in_another_role(claim: str, new: set[str], context: str, given: Given) -> bool:
     """A claim whose only news is a name ("The Russian ambassador who called the signature regrettable
     is Valery Gerasimov") rests on a span that names that person, but in another role ("Valery
     Gerasimov, Russia's Chief of General Staff, visited Tokyo"): the span must also say most of what
@@ -244,7 +244,7 @@ def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: 
     if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
         return 0.0
     words = content_words(claim) - given.terms
-    if _names_another(claim, words, context, given):
+    if _name_in_another_role(claim, words, context, given):
         return 0.0
     lexical = len(words & content_words(context)) / len(words) if words else 0.0
     lexical_here = len(words & content_words(cand.text)) / len(words) if words else 0.0

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,7 +92,7 @@ class LlamaCppLLM(LLM):
     def __init__(self, model_path: Path, name: str, n_ctx: int = 4096, n_threads: int | None = None,
                  extra_buffers: bool = False, contexts: int = 2):
         self.name = f"local:{name}"
-        self._load = lambda: _load_llama(model_path, n_ctx, n_threads or os.cpu_count() or 2, extra_buffers)
+        self._load = partial(_load_llama, model_path, n_ctx, n_threads or os.cpu_count() or 2, extra_buffers)
         self._idle = [self._load()]  # the first context loads now: a broken model file fails here
         self._tokenizer = self._idle[0]
         self._contexts: OrderedDict[str, Llama] = OrderedDict()  # system prompt -> its context, oldest use first
