@@ -336,12 +336,31 @@ def supporting_span(claim: str, best: Candidate, pool: list[Candidate], given: G
     return same[i].start, same[j].end
 
 
+# Where a sentence joins two claims: ", and Japan's technologies were tested in Voronezh".
+_CLAUSE = re.compile(r"(?<=,)\s+(?=(?:and|but|while|whereas|although)\s)|(?<=;)\s+")
+
+
+def _clauses_checked(sentence: Sentence, cited: list[int], pool: list[Candidate], embed: Embed, m: int,
+                     given: Given) -> list[Sentence] | None:
+    """An unsupported sentence that joins two claims, each checked on its own, when one of them is
+    supported ("Volgograd and Vladivostok are named in the cooperation, and Japan's "smart city"
+    technologies were tested in Voronezh": the second is, the first names a city no evidence does).
+    None when the sentence is supported, is one claim, or none of its claims is supported."""
+    parts = _CLAUSE.split(sentence.text)
+    if sentence.supported or len(parts) < 2:
+        return None
+    checked = [Sentence(part) for part in parts]
+    for part, vector in zip(checked, np.asarray(embed(parts), dtype="float32")):
+        _check(part, cited, vector, pool, m, given)
+    return checked if any(part.support for part in checked) else None
+
+
 def _with_markers(sentence: Sentence) -> str:
     if not sentence.citations:
         return sentence.text
     markers = "".join(f"[{n}]" for n in sentence.citations)
     text = sentence.text
-    if text and text[-1] in ".!?":
+    if text and text[-1] in ".!?,;":
         return f"{text[:-1]} {markers}{text[-1]}"
     return f"{text} {markers}"
 
@@ -363,7 +382,7 @@ def verify_answer(raw: str, evidence: list[Evidence], pool: list[Candidate], emb
     for (text, cited), vector in zip(parsed, vectors):
         sentence = Sentence(text)
         _check(sentence, cited, vector, pool, len(evidence), given)
-        sentences.append(sentence)
+        sentences += _clauses_checked(sentence, cited, pool, embed, len(evidence), given) or [sentence]
     if not any(s.support for s in sentences):
         # Nothing the model said is backed by the evidence: saying so beats a confident guess.
         return CheckedAnswer(ABSTAIN_TEXT, True, sentences, [],

@@ -110,6 +110,17 @@ def test_a_name_given_as_the_answer_needs_a_span_that_puts_it_in_the_role_asked_
     assert not check("Abe criticized Putin for the delay [3].", "Who criticized Putin for the delay?").abstained
 
 
+def test_an_unsupported_sentence_joining_two_claims_keeps_the_supported_one_cited_and_flags_the_other():
+    answer = check("Putin asked Japan for more investment in Russia, and Kishida sold the islands to Canada [1].")
+    assert not answer.abstained
+    assert answer.text == "Putin asked Japan for more investment in Russia [1], and Kishida sold the islands to Canada."
+    first, second = answer.sentences
+    assert first.supported and first.support.quote == "Putin asked Japan for more investment in Russia."
+    assert not second.supported and second.citations == []
+    # one claim that no evidence supports is still the whole sentence, and the answer abstains
+    assert check("Kishida sold the islands to Canada, and Kishida bought them back [1].").abstained
+
+
 def test_name_missing_from_the_evidence_is_unsupported():
     assert check("Kishida asked Japan for more investment in Russia [1].").abstained
 
