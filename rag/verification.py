@@ -253,7 +253,9 @@ def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: 
 
 
 LOOP_WORDS = 4
-_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+and\s+")
+# Where a looped sentence may end: any comma, semicolon or "and" (a claim's own "and" included, unlike
+# _CLAUSE below, which splits only where a second claim starts).
+_LOOP_CUT = re.compile(r",\s+|;\s+|\s+and\s+")
 
 
 def cut_loop(sentence: str) -> str:
@@ -271,7 +273,7 @@ def cut_loop(sentence: str) -> str:
         if all(w in STOP for w in gram) or i < first[gram] + LOOP_WORDS:
             continue
         said_end, repeat_start = spans[first[gram] + LOOP_WORDS - 1][1], spans[i][0]
-        breaks = [m.start() for m in _CLAUSE_BREAK.finditer(sentence, said_end, repeat_start)]
+        breaks = [m.start() for m in _LOOP_CUT.finditer(sentence, said_end, repeat_start)]
         if not breaks:
             return sentence
         end = sentence.rstrip()[-1] if sentence.rstrip()[-1:] in ".!?" else "."
