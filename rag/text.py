@@ -42,8 +42,10 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased content words cut to 6 letters: a crude stem that matches 'declared'/'declaration'."""
-    return {w[:6] for w in words(text) if w not in STOP and (len(w) > 2 or w.isdigit())}
+    """Lower-cased content words cut to 6 letters: a crude stem that matches 'declared'/'declaration'.
+    "US" is the country, "us" the stop word."""
+    return {w.lower()[:6] for w in _WORD.findall(text)
+            if w == "US" or (w.lower() not in STOP and (len(w) > 2 or w.isdigit()))}
 
 
 def numbers(text: str) -> list[str]:

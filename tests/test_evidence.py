@@ -3,9 +3,10 @@ import pytest
 from rag.documents import load_corpus
 from rag.embedders.fake import FakeEmbedder
 from rag.evidence import (HEADER, Scored, candidate_rows, estimate_tokens, evidence_gap, format_evidence,
-                          score_sentences, select_evidence)
+                          lexical_score, score_sentences, select_evidence)
 from rag.ingest import ensure_index
 from rag.retrieval import HybridRetriever
+from rag.text import content_words
 from tests.conftest import CORPUS
 
 QUESTION = "What did the 1956 Japanese-Soviet declaration provide about Shikotan and the Habomai islands?"
@@ -61,6 +62,38 @@ def test_the_best_sentence_brings_the_one_after_it_where_answers_follow(retrieve
     assert index.sentences[scored[0].row].text.startswith("Another factor reducing the likelihood")
     span = next(e for e in evidence if scored[0].row in e.rows)
     assert scored[0].row + 1 in span.rows and "unpatriotic" in span.text
+
+
+def test_the_us_is_a_key_term_and_the_pronoun_is_not():
+    terms = content_words("How does Moscow regard the US–Japan security alliance?")
+    country = lexical_score(terms, "There is also the Japanese-US treaty on security guarantees.", set())
+    pronoun = lexical_score(terms, "Let us talk about security guarantees.", set())
+    assert country > pronoun > 0
+
+
+def test_a_chosen_sentence_brings_the_next_when_it_goes_on_about_what_it_names(retriever):
+    """"...based on the Japanese-Soviet declaration of 1956." / "This declaration stated that Moscow
+    would hand over...": the second answers "What did the 1956 declaration provide?" yet scores below
+    the cut (it never says 1956); read after the first, it is the answer. A next sentence that opens
+    with a connective ("In addition, ...") or names something else is not brought."""
+    index = retriever.index
+    row = next(i for i, s in enumerate(index.sentences) if s.text.startswith("This declaration stated"))
+    other = next(i for i, s in enumerate(index.sentences) if s.text.startswith("Another factor reducing"))
+    passages, _, _ = gather(retriever)
+    best, chosen, after = (Scored(other, passages[0], 0.9, 0.5), Scored(row - 1, passages[0], 0.6, 0.5),
+                           Scored(row, passages[0], 0.1, 0.25))
+    evidence = select_evidence([best, chosen, after], retriever, 350)
+    assert any({row - 1, row} <= set(e.rows) for e in evidence)
+
+    no_term = Scored(row, passages[0], 0.1, 0.0)  # the next sentence shares no key term of the question
+    evidence = select_evidence([best, chosen, no_term], retriever, 350)
+    assert not any(row in e.rows for e in evidence)
+
+    addition = next(i for i, s in enumerate(index.sentences) if s.text.startswith("In addition,")
+                    and index.sentences[i - 1].end + 1 == s.start)
+    evidence = select_evidence([best, Scored(addition - 1, passages[0], 0.6, 0.5),
+                                Scored(addition, passages[0], 0.1, 0.5)], retriever, 350)
+    assert not any(addition in e.rows for e in evidence)
 
 
 def test_grouped_per_article_under_one_header_in_number_order(retriever):
