@@ -61,6 +61,9 @@ _ASKS_AMOUNT = re.compile(r"\bhow (?:many|much|large|big|long)\b|\bwhat (?:perce
                           r"|amount|sum)\b", re.IGNORECASE)
 _DATE_WORDS = frozenset("january february march april may june july august september october november december "
                         "spring summer autumn winter century decade".split())
+# An event can date an answer: "The USSR took control of the Kurils after the defeat of Tokyo in World War II."
+_WHEN_EVENT = re.compile(r"\b(?:after|before|during|following|until|at the (?:end|start|beginning|time) of"
+                         r"|in the wake of)\s+(?:the\s+)?[^\W\d_]", re.IGNORECASE)
 _AMOUNT_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
                           "fifty hundred hundreds thousand thousands million millions billion billions trillion dozen "
                           "dozens half third quarter several percent".split())
@@ -77,7 +80,7 @@ def missing_ask(question: str, answer: str) -> str | None:
     if _SECOND_ASK.search(question):
         return None
     said = set(words(answer))
-    if _ASKS_WHEN.search(question) and not (numbers(answer) or said & _DATE_WORDS):
+    if _ASKS_WHEN.search(question) and not (numbers(answer) or said & _DATE_WORDS or _WHEN_EVENT.search(answer)):
         return "a date"
     if _ASKS_AMOUNT.search(question) and not (any(not _YEAR.match(n) for n in numbers(answer))
                                               or said & _AMOUNT_WORDS or "%" in answer):

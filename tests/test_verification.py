@@ -202,6 +202,9 @@ def test_an_answer_without_the_date_or_amount_the_question_asks_for_abstains_wit
                  "And when would Moscow hand them over?").abstained  # "two" is no date
     assert missing_ask("And when was it signed?", "It was signed in September 2019.") is None
     assert missing_ask("In what year was it signed?", "It was signed in the autumn.") is None
+    assert missing_ask("When did the USSR take control of the Kurils?",
+                       "The USSR took control of the Kurils after the defeat of Tokyo in World War II.") is None
+    assert missing_ask("When did Moscow hand them over?", "Moscow handed them over to Tokyo.") == "a date"
     assert missing_ask("How many deals were signed when Putin came?", "It was in 2016.") == "an amount"
     # a question with a second part is still answered in part
     assert missing_ask("When did Abe resign, and for what reason?", "He resigned for health reasons.") is None
