@@ -98,7 +98,7 @@ def name_groups(text: str) -> list[tuple[str, set[str]]]:
             if low in _NOT_NAMES or len(low) < 3:
                 continue
             written.append(w)
-            folded.add(ACTORS.get(low, low[:6]))
+            folded.add(ACTORS.get(low, low.replace("-", "")[:6]))  # "G-20" is "G20"
         if folded:
             groups.append((" ".join(written), folded))
     return groups

@@ -239,6 +239,13 @@ def test_the_opening_word_is_not_taken_for_a_name():
     assert not answer.abstained and answer.sentences[0].support.quote.startswith("The summit in Moscow")
 
 
+def test_a_name_written_with_or_without_its_hyphen_is_one_name():
+    from rag.text import names
+
+    assert names("Abe and Putin met at the G20 summit") == names("Abe and Putin met at the G-20 summit")
+    assert names("the G7 statement") != names("the G20 statement")
+
+
 def draft_checker(question=""):
     evidence, pool = evidence_and_pool()
     return DraftChecker(evidence, pool, cached(lambda texts: np.asarray(EMBEDDER.embed_documents(texts))), question)
