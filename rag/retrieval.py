@@ -11,6 +11,7 @@ a weighted sum of scores (`fusion` setting; the eval measures both on the dev sp
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,8 +22,10 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.chunking import Chunk
+from rag.documents import Article
 from rag.embedders import Embedder
 from rag.index import VectorIndex
+from rag.text import names
 
 Mode = Literal["hybrid", "dense", "bm25", "sentences"]
 Fusion = Literal["rrf", "weighted"]
@@ -53,6 +56,19 @@ def build_bm25(chunks: list[Chunk]):
         bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en", show_progress=False),
                    show_progress=False)
     return bm25
+
+
+def by_author(question: str, articles: Iterable[Article], vocabulary: Callable[[str], set[str]]) -> list[str]:
+    """The articles that name an author the question names, in their byline or their text ("in
+    Kistanov's view", "what did Kireeva write", "why did Streltsov consider..." where another article
+    quotes him). An author's name is in every chunk header of their article, so on its own it
+    ranks none of that article's chunks above the rest of the corpus. `vocabulary`: an article's
+    names and words, bylines included (VectorIndex.vocabulary)."""
+    articles = list(articles)
+    surnames = set().union(*(names(f"By {author.split()[-1]}") for a in articles for author in a.authors
+                             if author.split()))
+    named = surnames & names(f"By {question}")  # a surname opening the question is a name too
+    return [a.doc_id for a in articles if named & vocabulary(a.doc_id)] if named else []
 
 
 def chunk_sentences(index: VectorIndex) -> list[range]:

@@ -36,7 +36,7 @@ from rag.llms import LLM, Message, Usage, make_llm
 from rag.llms.factory import model_choices
 from rag.prompts import reply_kind
 from rag.questions import validate_doc_ids, validate_request
-from rag.retrieval import HybridRetriever, Mode, Passage
+from rag.retrieval import HybridRetriever, Mode, Passage, by_author
 from rag.settings import Settings
 from rag.stores import make_backend
 from rag.stores.factory import location
@@ -243,6 +243,7 @@ class Assistant:
         """Retrieve chunks, score their sentences against the question, select numbered evidence.
         The chunks returned are the top k and the deeper one whose sentence joined the candidates."""
         vector, k = self.retriever.embed(query), k or self.settings.k
+        doc_ids = doc_ids or by_author(query, self.articles(), self.index.vocabulary) or None
         ranked = self.retriever.search(query, k=2 * k, doc_ids=doc_ids, query_vector=vector)
         scored = score_sentences(query, vector, ranked[:k], self.retriever, deeper=ranked[k:])
         passages = ranked[:k] + [s.passage for s in scored if s.passage.rank > k]

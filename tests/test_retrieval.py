@@ -2,7 +2,9 @@ import pytest
 
 from rag.embedders.fake import FakeEmbedder
 from rag.ingest import ensure_index
-from rag.retrieval import HybridRetriever
+from rag.documents import load_corpus
+from rag.retrieval import HybridRetriever, by_author
+from tests.conftest import CORPUS
 
 QUESTION = "What did the 1956 Japanese-Soviet declaration provide about Shikotan and the Habomai islands?"
 
@@ -55,6 +57,18 @@ def test_filter_by_article_restricts_both_retrievers(retriever):
     only = "001_d2eccef5ff420657"
     passages = retriever.search(QUESTION, k=6, doc_ids=[only])
     assert passages and {p.chunk.doc_id for p in passages} == {only}
+
+
+def test_a_question_naming_an_author_is_for_the_articles_that_name_them(retriever):
+    """Kistanov wrote article 001; Streltsov wrote 004 and article 000 quotes him; Abe wrote none."""
+    articles, vocabulary = load_corpus(CORPUS), retriever.index.vocabulary
+    assert by_author("How does Moscow regard the US–Japan alliance, in Kistanov's view?", articles,
+                     vocabulary) == ["001_d2eccef5ff420657"]
+    assert by_author("Kistanov on the alliance?", articles, vocabulary) == ["001_d2eccef5ff420657"]
+    assert by_author("Why did Dmitry Streltsov consider the decision predictable?", articles, vocabulary) == [
+        "000_41d5e930bca1f221", "004_64aac8d9b7cb9707"]
+    assert by_author("What did Abe promise Putin?", articles, vocabulary) == []
+    assert by_author("What did Valery say?", articles, vocabulary) == []  # a first name is no surname
 
 
 def test_is_a_langchain_retriever(retriever):

@@ -44,6 +44,16 @@ def test_json_shape(assistant):
     assert data["sentences"][0]["supported"] and data["sentences"][0]["support"]["quote"]
 
 
+def test_a_question_naming_an_author_draws_its_evidence_from_what_they_wrote(assistant):
+    """Every chunk header of Kistanov's article names him, so his name alone lifted none of them: the
+    "NATO in the East" sentence was left out of the evidence for his view of the alliance."""
+    question = "How does Moscow regard the US–Japan security alliance, in Kistanov's view?"
+    passages, _, evidence = assistant.gather_evidence(question)
+    assert {p.chunk.doc_id for p in passages} == {e.doc_id for e in evidence} == {"001_d2eccef5ff420657"}
+    passages, _, _ = assistant.gather_evidence(question, doc_ids=["003_aac86c86413ce24b"])
+    assert {p.chunk.doc_id for p in passages} == {"003_aac86c86413ce24b"}  # a chosen article filter wins
+
+
 def test_no_evidence_for_the_key_terms_abstains_without_calling_the_model(fake_settings):
     llm = FakeLLM()
     strict = Assistant.from_settings(fake_settings.model_copy(update={"min_evidence_score": 9.0}), llm=llm)
