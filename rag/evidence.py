@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.prompts import inline
 from rag.retrieval import HybridRetriever, Passage
-from rag.text import content_words, name_groups, numbers, quote_balance
+from rag.text import DEMONSTRATIVE, content_words, name_groups, numbers, quote_balance
 
 # A sentence that opens like this leans on the one before it.
 _ANAPHORIC = re.compile(
@@ -30,9 +30,6 @@ _ANAPHORIC = re.compile(
     r"|minister|president|country|countries|document|declaration|agreement|statement))\b",
     re.IGNORECASE,
 )
-
-# A sentence that opens by naming again what the one before was about ("This declaration stated...").
-_DEMONSTRATIVE = re.compile(r"(?:This|These|That|Those|Such)\s+([^\W\d_]+)")
 
 
 @dataclass(frozen=True)
@@ -216,7 +213,7 @@ def _goes_on(index, by_row: dict[int, Scored], row: int) -> bool:
     """The next sentence names what this one is about and goes on about it ("...based on the
     Japanese-Soviet declaration of 1956." / "This declaration stated that Moscow would hand over...")."""
     after = by_row.get(row + 1)
-    opener = _DEMONSTRATIVE.match(index.sentences[row + 1].text) if after is not None else None
+    opener = DEMONSTRATIVE.match(index.sentences[row + 1].text) if after is not None else None
     return bool(opener and after.lexical > 0
                 and opener.group(1).lower()[:6] in content_words(index.sentences[row].text))
 

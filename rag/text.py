@@ -35,6 +35,8 @@ _NOT_NAMES = frozenset(
     "was were is are has have had can could would should will may might under yes no not".split()
 )
 _POSSESSIVE = re.compile(r"['’]s?$")
+# A sentence that opens by naming again what was just said: "This declaration stated...".
+DEMONSTRATIVE = re.compile(r"(?:This|These|That|Those|Such)\s+([^\W\d_]+)")
 
 
 def words(text: str) -> list[str]:

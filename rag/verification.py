@@ -22,8 +22,8 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, STOP, actors, content_words, name_groups, names,
-                      numbers, quantities, quote_balance, words)
+from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, DEMONSTRATIVE, STOP, actors, content_words,
+                      name_groups, names, numbers, quantities, quote_balance, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -239,12 +239,21 @@ def _name_in_another_role(claim: str, new: set[str], context: str, given: Given)
     return bool(restated) and len(restated & content_words(context)) / len(restated) < ROLE_COVERAGE
 
 
+def _referent_missing(claim: str, context: str) -> bool:
+    """A claim that opens on what was just said ("This appeal was part of Abe's new approach") links
+    it to something else: its span must name that thing too. "Abe initiated a "new approach" in May
+    2016" says nothing of an appeal, so it cannot back the link."""
+    opener = DEMONSTRATIVE.match(claim)
+    noun = opener.group(1).lower() if opener else ""
+    return bool(noun) and noun not in STOP and noun[:6] not in content_words(context)
+
+
 def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: Given) -> float:
     """0 when a hard rule fails; else the mean of content-word coverage and cosine similarity."""
     context = cand.evidence.text  # the span with its neighbours: a pronoun's referent counts
     if not quantities(claim, definite=False) - given.terms <= quantities(context):
         return 0.0
-    if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text):
+    if not _names_ok(claim, context, given) or _actors_swapped(claim, cand.text) or _referent_missing(claim, context):
         return 0.0
     words = content_words(claim) - given.terms
     if _name_in_another_role(claim, words, context, given):

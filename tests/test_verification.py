@@ -121,6 +121,16 @@ def test_an_unsupported_sentence_joining_two_claims_keeps_the_supported_one_cite
     assert check("Kishida sold the islands to Canada, and Kishida bought them back [1].").abstained
 
 
+def test_a_claim_opening_on_what_was_just_said_needs_a_span_that_names_it():
+    """"This appeal was part of..." links the appeal to something else: a span silent on the appeal
+    cannot back the link, one that names what the demonstrative points at can."""
+    linked = check("Abe criticized Putin for the delay [3]. This appeal was part of the summit in Moscow [1].")
+    assert [s.supported for s in linked.sentences] == [True, False]
+    named = check("This declaration stated that Moscow would hand over Shikotan and the Habomai group [2].")
+    assert named.sentences[0].supported and named.sentences[0].citations == [1]
+    assert check("This was the summit in Moscow that brought no progress [1].").sentences[0].supported
+
+
 def test_name_missing_from_the_evidence_is_unsupported():
     assert check("Kishida asked Japan for more investment in Russia [1].").abstained
 
