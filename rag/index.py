@@ -75,9 +75,10 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 def corpus_fingerprint(articles: Iterable[Article]) -> dict[str, dict]:
     """Raw-file hash for dedup, cleaned-text hash so a change to cleaning (which moves every
-    offset) also makes the index stale; title and date, which the timeline is built from."""
+    offset) also makes the index stale; title and date, which the timeline is built from; authors,
+    which retrieval looks for in a question (so answering never reads the corpus folder)."""
     return {a.doc_id: {"sha256": a.sha256, "text_sha256": hashlib.sha256(a.text.encode()).hexdigest(),
-                       "title": a.title, "date": a.date} for a in articles}
+                       "title": a.title, "date": a.date, "authors": list(a.authors)} for a in articles}
 
 
 def chunking_params(settings: Settings) -> dict:

@@ -11,7 +11,7 @@ a weighted sum of scores (`fusion` setting; the eval measures both on the dev sp
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +22,6 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.chunking import Chunk
-from rag.documents import Article
 from rag.embedders import Embedder
 from rag.index import VectorIndex
 from rag.text import names
@@ -58,17 +57,17 @@ def build_bm25(chunks: list[Chunk]):
     return bm25
 
 
-def by_author(question: str, articles: Iterable[Article], vocabulary: Callable[[str], set[str]]) -> list[str]:
+def by_author(question: str, authors: Mapping[str, Iterable[str]], vocabulary: Callable[[str], set[str]]
+              ) -> list[str]:
     """The articles that name an author the question names, in their byline or their text ("in
     Kistanov's view", "what did Kireeva write", "why did Streltsov consider..." where another article
     quotes him). An author's name is in every chunk header of their article, so on its own it
-    ranks none of that article's chunks above the rest of the corpus. `vocabulary`: an article's
-    names and words, bylines included (VectorIndex.vocabulary)."""
-    articles = list(articles)
-    surnames = set().union(*(names(f"By {author.split()[-1]}") for a in articles for author in a.authors
-                             if author.split()))
+    ranks none of that article's chunks above the rest of the corpus. `authors`: each article's
+    authors; `vocabulary`: an article's names and words, bylines included (VectorIndex.vocabulary)."""
+    surnames = set().union(*(names(f"By {author.split()[-1]}") for written in authors.values()
+                             for author in written if author.split()))
     named = surnames & names(f"By {question}")  # a surname opening the question is a name too
-    return [a.doc_id for a in articles if named & vocabulary(a.doc_id)] if named else []
+    return [doc_id for doc_id in authors if named & vocabulary(doc_id)] if named else []
 
 
 def chunk_sentences(index: VectorIndex) -> list[range]:

@@ -243,7 +243,8 @@ class Assistant:
         """Retrieve chunks, score their sentences against the question, select numbered evidence.
         The chunks returned are the top k and the deeper one whose sentence joined the candidates."""
         vector, k = self.retriever.embed(query), k or self.settings.k
-        doc_ids = doc_ids or by_author(query, self.articles(), self.index.vocabulary) or None
+        authors = {doc_id: doc.get("authors", []) for doc_id, doc in self.index.documents.items()}
+        doc_ids = doc_ids or by_author(query, authors, self.index.vocabulary) or None
         ranked = self.retriever.search(query, k=2 * k, doc_ids=doc_ids, query_vector=vector)
         scored = score_sentences(query, vector, ranked[:k], self.retriever, deeper=ranked[k:])
         passages = ranked[:k] + [s.passage for s in scored if s.passage.rank > k]

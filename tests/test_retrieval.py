@@ -61,7 +61,7 @@ def test_filter_by_article_restricts_both_retrievers(retriever):
 
 def test_a_question_naming_an_author_is_for_the_articles_that_name_them(retriever):
     """Kistanov wrote article 001; Streltsov wrote 004 and article 000 quotes him; Abe wrote none."""
-    articles, vocabulary = load_corpus(CORPUS), retriever.index.vocabulary
+    articles, vocabulary = {a.doc_id: a.authors for a in load_corpus(CORPUS)}, retriever.index.vocabulary
     assert by_author("How does Moscow regard the US–Japan alliance, in Kistanov's view?", articles,
                      vocabulary) == ["001_d2eccef5ff420657"]
     assert by_author("Kistanov on the alliance?", articles, vocabulary) == ["001_d2eccef5ff420657"]
