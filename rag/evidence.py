@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.prompts import inline
 from rag.retrieval import HybridRetriever, Passage
-from rag.text import DEMONSTRATIVE, content_words, name_groups, numbers, quote_balance
+from rag.text import content_words, name_groups, named_again, numbers, quote_balance
 
 # A sentence that opens like this leans on the one before it.
 _ANAPHORIC = re.compile(
@@ -213,9 +213,8 @@ def _goes_on(index, by_row: dict[int, Scored], row: int) -> bool:
     """The next sentence names what this one is about and goes on about it ("...based on the
     Japanese-Soviet declaration of 1956." / "This declaration stated that Moscow would hand over...")."""
     after = by_row.get(row + 1)
-    opener = DEMONSTRATIVE.match(index.sentences[row + 1].text) if after is not None else None
-    return bool(opener and after.lexical > 0
-                and opener.group(1).lower()[:6] in content_words(index.sentences[row].text))
+    noun = named_again(index.sentences[row + 1].text) if after is not None else None
+    return bool(noun and after.lexical > 0 and noun in content_words(index.sentences[row].text))
 
 
 def follows(index, row: int) -> bool:

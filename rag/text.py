@@ -35,8 +35,7 @@ _NOT_NAMES = frozenset(
     "was were is are has have had can could would should will may might under yes no not".split()
 )
 _POSSESSIVE = re.compile(r"['’]s?$")
-# A sentence that opens by naming again what was just said: "This declaration stated...".
-DEMONSTRATIVE = re.compile(r"(?:This|These|That|Those|Such)\s+([^\W\d_]+)")
+_DEMONSTRATIVE = re.compile(r"(?:This|These|That|Those|Such)\s+([^\W\d_]+)")
 
 
 def words(text: str) -> list[str]:
@@ -48,6 +47,14 @@ def content_words(text: str) -> set[str]:
     "US" is the country, "us" the stop word."""
     return {w.lower()[:6] for w in _WORD.findall(text)
             if w == "US" or (w.lower() not in STOP and (len(w) > 2 or w.isdigit()))}
+
+
+def named_again(text: str) -> str | None:
+    """What a sentence that opens by naming again what was just said names ("This declaration
+    stated..." -> "declar", folded like content words); None for "This was..." or no such opening."""
+    opener = _DEMONSTRATIVE.match(text)
+    noun = opener.group(1).lower() if opener else ""
+    return noun[:6] if noun and noun not in STOP else None
 
 
 def numbers(text: str) -> list[str]:

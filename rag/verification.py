@@ -22,8 +22,8 @@ import numpy as np
 
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
-from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, DEMONSTRATIVE, STOP, actors, content_words,
-                      name_groups, names, numbers, quantities, quote_balance, words)
+from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, STOP, actors, content_words, name_groups,
+                      named_again, names, numbers, quantities, quote_balance, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -243,9 +243,8 @@ def _referent_missing(claim: str, context: str) -> bool:
     """A claim that opens on what was just said ("This appeal was part of Abe's new approach") links
     it to something else: its span must name that thing too. "Abe initiated a "new approach" in May
     2016" says nothing of an appeal, so it cannot back the link."""
-    opener = DEMONSTRATIVE.match(claim)
-    noun = opener.group(1).lower() if opener else ""
-    return bool(noun) and noun not in STOP and noun[:6] not in content_words(context)
+    noun = named_again(claim)
+    return noun is not None and noun not in content_words(context)
 
 
 def support_score(claim: str, claim_vector: np.ndarray, cand: Candidate, given: Given) -> float:
