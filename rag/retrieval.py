@@ -11,6 +11,7 @@ a weighted sum of scores (`fusion` setting; the eval measures both on the dev sp
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -64,10 +65,15 @@ def by_author(question: str, authors: Mapping[str, Iterable[str]], vocabulary: C
     quotes him). An author's name is in every chunk header of their article, so on its own it
     ranks none of that article's chunks above the rest of the corpus. `authors`: each article's
     authors; `vocabulary`: an article's names and words, bylines included (VectorIndex.vocabulary)."""
-    surnames = set().union(*(names(f"By {author.split()[-1]}") for written in authors.values()
-                             for author in written if author.split()))
+    surnames = set().union(*(_surname(author) for written in authors.values() for author in written))
     named = surnames & names(f"By {question}")  # a surname opening the question is a name too
     return [doc_id for doc_id in authors if named & vocabulary(doc_id)] if named else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _surname(author: str) -> frozenset[str]:
+    """An author's surname folded like a name in a question, worked out once per author, not per question."""
+    return frozenset(names(f"By {author.split()[-1]}")) if author.split() else frozenset()
 
 
 def chunk_sentences(index: VectorIndex) -> list[range]:
