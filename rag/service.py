@@ -139,14 +139,17 @@ class Assistant:
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, llm: LLM | None = None, preload: bool = False) -> Assistant:
+    def from_settings(cls, settings: Settings, llm: LLM | None = None, preload: bool = False,
+                      warm: bool = False) -> Assistant:
         """Load the embedder and the index (IndexMissing if there is none to answer from). The LLM
         loads on first use unless one is given; `preload` starts loading the default one now, in the
-        background, so it loads while the embedder and the index do."""
+        background, so it loads while the embedder and the index do. `warm` (a server, which waits
+        for its first question) also has it prefill the answer instructions there, so the first
+        question pays only for its evidence; a one-shot `rag ask` would only wait longer for it."""
         default = model_choices(settings)[0]
         llms = {default: _ready(llm)} if llm is not None else {}
-        if preload and llm is None:
-            llms[default] = _load_in_background(settings, default)
+        if (preload or warm) and llm is None:
+            llms[default] = _load_in_background(settings, default, warm)
         embedder = make_embedder(settings)
         index = _load(settings, embedder)
         return cls(settings, embedder, index, cls._retriever(index, embedder, settings), llms)
@@ -331,7 +334,7 @@ class Assistant:
     def _reply(self, llm: LLM, query: str, evidence: list[Evidence], prompt: str, usage: Usage) -> Iterator[str]:
         """The answer's text as it comes: the model's tokens, or for a prompt whose reply is "quote"
         the evidence lines the model named, quoted whole once it has named them."""
-        model = llm.name.split(":", 1)[-1]
+        model = _prompt_model(llm)
         messages = answer_messages(self.settings.prompts_dir, query, evidence, model, prompt)
         quote = reply_kind(self.settings.prompts_dir, prompt, model) == "quote"
         grammar = citation_grammar(len(evidence)) if self.settings.citation_grammar and not quote else None
@@ -387,13 +390,22 @@ def _ready(llm: LLM) -> Future[LLM]:
     return done
 
 
-def _load_in_background(settings: Settings, name: str) -> Future[LLM]:
-    """Load a model on a daemon thread (an exit, e.g. on a missing index, does not wait for it)."""
+def _prompt_model(llm: LLM) -> str:
+    """The model name that picks a per-model prompt file ("local:qwen2.5-coder-0.5b" -> its own)."""
+    return llm.name.split(":", 1)[-1]
+
+
+def _load_in_background(settings: Settings, name: str, warm: bool = False) -> Future[LLM]:
+    """Load a model on a daemon thread (an exit, e.g. on a missing index, does not wait for it);
+    `warm`: then prefill the answer instructions there (see `Assistant.from_settings`)."""
     loading: Future[LLM] = Future()
 
     def load() -> None:
         try:
-            loading.set_result(make_llm(settings, name))
+            llm = make_llm(settings, name)
+            if warm:
+                llm.prepare(answer_messages(settings.prompts_dir, "", [], _prompt_model(llm))[0])
+            loading.set_result(llm)
         except BaseException as exc:  # handed to whoever waits for the model
             loading.set_exception(exc)
 

@@ -165,6 +165,31 @@ def test_preload_loads_the_model_while_the_embedder_loads(fake_settings, monkeyp
     assert isinstance(assistant.llm(), FakeLLM) and assistant.model_loaded()
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_warm_start_prefills_the_answer_instructions_of_the_model_it_loads(fake_settings, monkeypatch, warm):
+    import rag.service
+    from rag.generation import answer_messages
+
+    prepared = []
+
+    class PreparingLLM(FakeLLM):
+        name = "local:qwen2.5-coder-0.5b"
+
+        def prepare(self, instructions):
+            prepared.append(instructions)
+
+    monkeypatch.setattr(rag.service, "make_llm", lambda settings, name: PreparingLLM())
+    assistant = Assistant.from_settings(fake_settings, preload=True, warm=warm)
+    assistant.llm()
+    # the 0.5B model's own prompt file: its instructions are what its questions will open with
+    expected = answer_messages(fake_settings.prompts_dir, "q", [], "qwen2.5-coder-0.5b")[0]
+    assert expected != answer_messages(fake_settings.prompts_dir, "q", [], "qwen2.5-coder-1.5b")[0]
+    assert prepared == ([expected] if warm else [])
+    answer = assistant.ask(QUESTION)
+    assert assistant.llm().calls[0][0] == expected  # the question's prompt opens with what was prefilled
+    assert not answer.abstained
+
+
 def test_a_failed_model_load_is_reported_and_tried_again(fake_settings, monkeypatch):
     import rag.service
     from rag.errors import LLMError

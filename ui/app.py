@@ -80,7 +80,7 @@ def launch(settings: "Settings", host: str = "127.0.0.1", port: int = 7860, shar
     if warning := exposure_warning(host, share, key):
         print(f"warning: {warning}", file=sys.stderr)
     print("Loading the index and the model…", file=sys.stderr)
-    assistant = Assistant.from_settings(settings, preload=True)  # the model loads beside the index
+    assistant = Assistant.from_settings(settings, warm=True)  # loads beside the index, then reads its instructions
     start(build_app(assistant), host, port, share=share, extra_hosts=settings.allowed_hosts, assistant=assistant,
           api_key=key)
 

@@ -27,6 +27,11 @@ class LLM(ABC):
         `grammar` (GBNF) constrains the reply where the backend can; others ignore it and rely on
         the checks after generation."""
 
+    def prepare(self, instructions: Message) -> None:
+        """Get ready for prompts that open with this system message. A backend that caches a prompt
+        prefix (llama.cpp) evaluates it now, so the first question pays only for its own part; an
+        endpoint does nothing (a request would cost money and warm nothing we control)."""
+
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in a prompt. Without the model's tokenizer, its UTF-8 length: a byte-level
         tokenizer never needs more tokens than bytes, so a budget kept with this is never exceeded."""

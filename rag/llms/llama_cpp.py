@@ -113,6 +113,13 @@ class LlamaCppLLM(LLM):
             self._contexts[key] = self._contexts.popitem(last=False)[1]
         return self._contexts[key]
 
+    def prepare(self, instructions: Message) -> None:
+        """Prefill the instructions in their own context: a prompt with an empty question, one token
+        generated. The next prompt that opens with them re-evaluates only from its user turn on."""
+        with self._lock:
+            self._context([instructions]).create_chat_completion(
+                messages=[instructions, {"role": "user", "content": ""}], max_tokens=1, temperature=0.0)
+
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float,
                usage: Usage | None = None, grammar: str | None = None) -> Iterator[str]:
         """Prompts that start with the same fixed instructions skip their prefill (see the class)."""
@@ -121,20 +128,24 @@ class LlamaCppLLM(LLM):
         constraint = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         with self._lock:
             llama = self._context(messages)
-            reply = ""
+            prompt_tokens, finish = None, None
             for part in llama.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True,
                 grammar=constraint,
             ):
-                piece = part["choices"][0]["delta"].get("content")
-                if piece:
-                    reply += piece
+                if prompt_tokens is None:
+                    prompt_tokens = llama.n_tokens  # the first part comes before any reply token is evaluated
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                if piece := choice["delta"].get("content"):
                     yield piece
-            if usage is not None:
-                # Streaming replies carry no usage; the context holds prompt + reply (the last token unevaluated).
-                completion = len(llama.tokenize(reply.encode(), add_bos=False, special=True)) if reply else 0
-                usage["completion_tokens"] = completion
-                usage["prompt_tokens"] = max(llama.n_tokens - max(completion - 1, 0), 0)
+            if usage is not None and prompt_tokens is not None:
+                # Streaming replies carry no usage. The context holds the prompt and the reply's tokens;
+                # a reply cut at max_tokens leaves its last token sampled but not evaluated, and one that
+                # ends on the end-of-turn token leaves that token out (counting the reply's tokens as if
+                # the last were unevaluated put one token too many in every prompt).
+                usage["prompt_tokens"] = prompt_tokens
+                usage["completion_tokens"] = llama.n_tokens - prompt_tokens + (finish == "length")
 
 
 def _load_llama(model_path: Path, n_ctx: int, n_threads: int, extra_buffers: bool) -> Llama:
