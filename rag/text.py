@@ -9,7 +9,7 @@ ABSTAIN_TEXT = "The articles do not say."  # the one answer given when the artic
 CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # [2] or [1, 3]: what answers cite evidence with
 _WORD = re.compile(r"[^\W_]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*))*")
+_NAME = re.compile(r"\b[A-Z](?:[\w’']|-(?![A-Z]))*(?:\s+[A-Z](?:[\w’']|-(?![A-Z]))*)*")
 STOP = frozenset(
     "the a an and or but of to in on at by for with from as is are was were be been being this that these "
     "those it its their there they them he she his her we our you your not no yes do does did has have had "
@@ -94,7 +94,9 @@ def actors(text: str) -> list[str]:
 def name_groups(text: str) -> list[tuple[str, set[str]]]:
     """Runs of capitalised words that name someone or something, as written and folded like actors
     ("Mikhail Gorbachev's" -> ("Mikhail Gorbachev", {"mikhai", "gorbac"})). The word opening the text
-    is capitalised anyway ("Because", "Negotiations"), so it counts only when it names a known actor."""
+    is capitalised anyway ("Because", "Negotiations"), so it counts only when it names a known actor.
+    A hyphen before a capital separates two names, as a dash does: "US-Japan" is "US" and "Japan" (the
+    articles write "Japanese-American"), while "G-20" stays one."""
     opening = re.match(r"\W*([^\W_]+)", text)
     groups = []
     for m in _NAME.finditer(text):

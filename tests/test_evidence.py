@@ -144,6 +144,14 @@ def test_gap_when_no_retrieved_article_names_who_or_where_the_question_asks_abou
     assert evidence_gap(zone, passages, scored, 0.0, vocabulary) is None
     assert evidence_gap("What did Gorbachev promise for the Kurils?", passages, scored, 0.0, vocabulary) == \
         "the articles retrieved never mention Gorbachev"
+    # two names joined by a hyphen are each named, as with a dash: article 003 writes "Japanese-American"
+    # and "the US", never "US-Japan"; "G-20" stays one name
+    alliance = "What did Russia demand regarding the US-Japan alliance?"
+    passages, scored, _ = gather(retriever, alliance)
+    assert "US-Japan" not in CORPUS.joinpath("003_aac86c86413ce24b.txt").read_text()
+    assert evidence_gap(alliance, passages, scored, 0.0, vocabulary) is None
+    assert evidence_gap("What did the US-Gorbachev talks settle?", passages, scored, 0.0, vocabulary) == \
+        "the articles retrieved never mention Gorbachev"
 
 def test_a_quotation_split_over_sentences_comes_whole(retriever):
     question = "What personal appeal did Abe make to Putin at the Eastern Economic Forum?"
