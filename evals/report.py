@@ -25,6 +25,8 @@ COMPARE_SKIP = ("run.", "by_type.")
 def _fmt(name: str, value) -> str:
     if value is None:
         return "–"
+    if "tokens" in name and name.endswith("_p50"):  # the median of an even count of token counts: 449.5 is not 450
+        return f"{value:.1f}".removesuffix(".0")
     if name.endswith("_ms") or "tokens" in name:
         return f"{value:.0f}"
     return str(value) if isinstance(value, int) else f"{value:.3f}"

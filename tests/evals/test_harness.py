@@ -318,6 +318,20 @@ def test_aggregate_means_only_over_questions_a_metric_applies_to():
     assert "usage" not in summary["by_split"]["heldout"]
 
 
+def test_the_report_prints_a_median_that_falls_on_half_a_token_as_it_is():
+    summary = harness.summarize([
+        {"split": "dev", "question_type": "factual", "timings_ms": {"total": 1000.4},
+         "usage": {"prompt_tokens": 449, "completion_tokens": 20}, "metrics": {}},
+        {"split": "dev", "question_type": "factual", "timings_ms": {"total": 1000.4},
+         "usage": {"prompt_tokens": 450, "completion_tokens": 40}, "metrics": {}},
+    ])
+    _, rows = report.metric_table(summary)
+    shown = {row[0]: row[1] for row in rows}
+    assert shown["usage.prompt_tokens_p50"] == "449.5"  # against a target of 450, rounding would hide it
+    assert shown["usage.completion_tokens_p50"] == "30"
+    assert shown["latency.total_p50_ms"] == "1000"
+
+
 def _failed_row() -> dict:
     return {"id": "q<1>", "split": "dev", "question_type": "followup", "user_input": "<script>alert(1)</script>",
             "query": "<script>alert(1)</script>", "answerable": True, "reference": "a & b", "aliases": [["<b>"]],
