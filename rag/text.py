@@ -24,7 +24,7 @@ ACTORS = {
     "soviet": "russia", "ussr": "russia", "soviets": "russia",
     "abe": "abe", "shinzo": "abe", "putin": "putin", "vladimir": "putin", "kishida": "kishida",
     "fumio": "kishida", "suga": "suga", "lavrov": "lavrov", "medvedev": "medvedev", "trump": "us",
-    "america": "us", "american": "us", "washington": "us", "china": "china", "chinese": "china",
+    "us": "us", "america": "us", "american": "us", "washington": "us", "china": "china", "chinese": "china",
     "beijing": "china", "ukraine": "ukraine", "ukrainian": "ukraine", "kyiv": "ukraine",
 }
 # Capitalised words that start sentences or titles without naming anyone.
@@ -38,8 +38,13 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 _DEMONSTRATIVE = re.compile(r"(?:This|These|That|Those|Such)\s+([^\W\d_]+)")
 
 
+def tokens(text: str) -> list[str]:
+    """The words of a text as written (case kept: "US" is a name, "us" is not)."""
+    return _WORD.findall(text)
+
+
 def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    return [w.lower() for w in tokens(text)]
 
 
 def content_words(text: str) -> set[str]:

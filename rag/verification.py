@@ -23,7 +23,7 @@ import numpy as np
 from rag.evidence import Evidence
 from rag.sentences import ABBREVIATION
 from rag.text import (ABSTAIN_TEXT, ACTORS, CITATION_MARKER, STOP, actors, content_words, name_groups,
-                      named_again, names, numbers, quantities, quote_balance, words)
+                      named_again, names, numbers, quantities, quote_balance, tokens, words)
 
 # Combined lexical/semantic score a span needs to support a claim. Words the question gave do not
 # count, so a correct answer phrased in the question's words ("No, the hospital project ... never
@@ -216,13 +216,76 @@ def _names_ok(claim: str, span: str, given: Given) -> bool:
 
 
 def _actors_swapped(claim: str, span: str) -> bool:
-    """Who-did-what errors in the simple "X did something to Y" shape: the claim names one actor
-    twice where the source names two ("Abe criticized Abe"), or the claim and the source each name
-    the same two actors once, in opposite order ("Tokyo cut off Moscow" from "Moscow cut off Tokyo")."""
+    """Who-did-what errors: the claim names one actor twice where the source names two ("Abe
+    criticized Abe"), or the claim and the source each name the same two actors once, in opposite
+    order ("Tokyo cut off Moscow" from "Moscow cut off Tokyo"), or the claim gives the span's deed to
+    another actor (`_doer_changed`)."""
     c, s = actors(claim), actors(span)
     if len(c) == 2 and c[0] == c[1] and len(set(s)) == 2 and c[0] in s:
         return True
-    return len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]
+    if len(c) == len(set(c)) == 2 and len(s) == len(set(s)) == 2 and c == s[::-1]:
+        return True
+    return _doer_changed(claim, [span])
+
+
+DOER_REACH = 4  # words between an actor and what it does: "Japan 's decision to deploy"
+DEED_OBJECT = 6  # words after a deed that say what it was done to: "deploy the US Aegis Ashore missile"
+_NOT_THE_DOER = frozenset("with to by against from on of towards toward for in at into between and or".split())
+_OTHER_SUBJECT = frozenset("he she it they who which that whom we his her its their".split())
+_COUNTRIES = frozenset({"japan", "russia", "us", "china", "ukraine"})
+
+
+def _doer(ws: list[str], j: int) -> str | None:
+    """The actor that does ws[j]: the nearest one written shortly before it ("Japan's decision to
+    deploy"), unless a pronoun stands between them ("Putin told Abe he would propose") or a word
+    before the actor makes it an object or one of two ("talks with Russia to sign", "Japan and Russia
+    agreed")."""
+    for i in range(j - 1, max(j - DOER_REACH - 1, -1), -1):
+        low = ws[i].lower()
+        if low in _OTHER_SUBJECT:
+            return None
+        if low in ACTORS and ws[i][:1].isupper():
+            return None if i and ws[i - 1].lower() in _NOT_THE_DOER else ACTORS[low]
+    return None
+
+
+def _subject(ws: list[str]) -> tuple[str, int] | None:
+    """(who, where its deed is) when a sentence opens on an actor: the actor, or the last of the run
+    of names it opens ("Japanese Prime Minister Abe" is Abe), and the first content word after it
+    ("Russia deploys", "Japan's decision"). None when something else comes first (a pronoun, a
+    content word, a preposition before the actor) or the subject is two ("Abe and Putin held talks",
+    "the US-Japan alliance")."""
+    who = None
+    for j, w in enumerate(ws):
+        low = w.lower()
+        if low in _OTHER_SUBJECT or who and low in ("and", "or"):
+            return None
+        if low in ACTORS and w[:1].isupper():
+            if who is None and j and ws[j - 1].lower() in _NOT_THE_DOER:
+                return None
+            if who in _COUNTRIES and ACTORS[low] in _COUNTRIES and ACTORS[low] != who:
+                return None
+            who = ACTORS[low]
+        elif w.isalpha() and w.islower() and low not in STOP and len(w) > 2:
+            return (who, j) if who else None
+    return None
+
+
+def _doer_changed(claim: str, spans: list[str]) -> bool:
+    """Who did it: the claim's subject and deed ("Russia deploys the Aegis Ashore system") against
+    the spans' doers of the same deed ("Japan's decision to deploy the US Aegis Ashore"). A mention
+    is the same deed when a word of what follows it is shared ("Russia's refusal to respond to the
+    enquiries" is not "Tokyo responded to the Salisbury attack"). Judged only where the spans name
+    a doer for every such mention."""
+    cw = tokens(claim)
+    deed = _subject(cw)
+    if deed is None:
+        return False
+    who, k = deed
+    stem, what = cw[k].lower()[:6], content_words(" ".join(cw[k + 1:k + 1 + DEED_OBJECT]))
+    doers = [_doer(ws, j) for ws in map(tokens, spans) for j, w in enumerate(ws)
+             if w.islower() and w[:6] == stem and what & content_words(" ".join(ws[j + 1:j + 1 + DEED_OBJECT]))]
+    return bool(doers) and all(d is not None and d != who for d in doers)
 
 
 ROLE_COVERAGE = 0.5  # share of the claim's words from the question that its span must also say
@@ -308,8 +371,10 @@ def _check(sentence: Sentence, cited: list[int], vector: np.ndarray, pool: list[
         sentence.note = f"invalid citation {invalid}"
     if not content_words(sentence.text) - given.terms:  # "Yes." or the question restated: nothing to verify
         return
-    scored = sorted(((support_score(sentence.text, vector, c, given), c) for c in pool),
-                    key=lambda sc: -sc[0])
+    # Where the evidence gives the claim's deed only to another actor, no other span may vouch for it.
+    given_to_another = _doer_changed(sentence.text, [c.text for c in pool])
+    scored = [] if given_to_another else sorted(((support_score(sentence.text, vector, c, given), c) for c in pool),
+                                                key=lambda sc: -sc[0])
     best_cited = next(((s, c) for s, c in scored if c.evidence.n in valid), None)
     if best_cited and best_cited[0] >= SUPPORT_BAR:
         score, cand = best_cited

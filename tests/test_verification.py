@@ -18,22 +18,21 @@ ARTICLE = (
 EMBEDDER = FakeEmbedder()
 
 
-def evidence_and_pool():
-    sentences = split_article("doc1", ARTICLE)
+def evidence_and_pool(article=ARTICLE, groups=((0, 1), (2,), (3, 4))):
+    sentences = split_article("doc1", article)
     vectors = np.asarray(EMBEDDER.embed_documents([s.text for s in sentences]), "float32")
-    groups = [[0, 1], [2], [3, 4]]
     evidence = []
     for n, rows in enumerate(groups, start=1):
         first, last = sentences[rows[0]], sentences[rows[-1]]
         evidence.append(Evidence(n, "doc1", "Title", "Title", f"c{n}", first.start, last.end,
-                                 ARTICLE[first.start:last.end], tuple(rows), 1.0))
+                                 article[first.start:last.end], tuple(rows), 1.0))
     pool = candidates(evidence, lambda r: (sentences[r].start, sentences[r].end, sentences[r].text),
                       lambda r: vectors[r])
     return evidence, pool
 
 
-def check(raw, question=""):
-    evidence, pool = evidence_and_pool()
+def check(raw, question="", article=ARTICLE, groups=((0, 1), (2,), (3, 4))):
+    evidence, pool = evidence_and_pool(article, groups)
     return verify_answer(raw, evidence, pool, lambda texts: np.asarray(EMBEDDER.embed_documents(texts)), question)
 
 
@@ -155,6 +154,28 @@ def test_a_name_the_question_gave_in_part_counts_whole_but_not_through_an_actor(
 def test_who_did_what_swaps_are_caught(raw):
     answer = check(raw)
     assert answer.abstained and not answer.sentences[0].supported
+
+
+DEEDS = ("Russia’s concern was Japan’s decision to deploy the US Aegis Ashore missile defence system, as the US "
+         "plans to deploy a global missile defence system. "
+         "Russia’s refusal to respond to the enquiries by the British government was condemned.")
+
+
+def check_deed(raw, question):
+    return check(raw, question, DEEDS, ((0,), (1,)))
+
+
+def test_a_deed_the_evidence_gives_to_another_actor_is_not_supported_even_when_the_question_says_so():
+    assert check_deed("Russia deploys the US Aegis Ashore missile defence system [1].", "What does Russia deploy?").abstained
+    kept = check_deed("Japan deploys the US Aegis Ashore missile defence system [1].", "What does Japan deploy?")
+    assert not kept.abstained and kept.sentences[0].support.quote.startswith("Russia’s concern")
+
+
+def test_the_same_verb_on_another_object_is_another_deed():
+    # Russia refused to respond to the enquiries; Tokyo's response to the attack is not contradicted by it
+    answer = check_deed("Tokyo responded to the Salisbury attack by condemning Russia’s refusal [2].",
+                        "How did Tokyo respond to the Salisbury attack?")
+    assert not answer.abstained and answer.sentences[0].support.quote.startswith("Russia’s refusal")
 
 
 def test_same_actors_in_the_source_order_are_supported():
