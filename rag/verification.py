@@ -5,7 +5,8 @@ over the neighbours the claim also draws on): a mix of content-word overlap and 
 with hard rules the small models break most:
 - every number the claim states must be in the supporting span;
 - every name it uses must be there too, and actors must not swap roles ("Abe criticized Abe",
-  or "Tokyo cut off dialogue with Moscow" where the source says Moscow cut off Tokyo);
+  or "Tokyo cut off dialogue with Moscow" where the source says Moscow cut off Tokyo), nor take a
+  deed the evidence gives only to another ("Russia deploys the US Aegis Ashore system");
 - words the question already gave prove nothing (restating the question is not support).
 A citation that points at evidence which does not support the sentence is re-pointed to the
 evidence that does; a sentence with no supporting span is flagged and left uncited, never
